@@ -1,0 +1,148 @@
+"""Cleaning rules 1-8 of docs/data-contract.md: raw strings in, typed lines or quarantine reasons out.
+
+Every parse is a try-parse guarded by a regular expression, so the result is the same with ANSI SQL
+off (Glue 5.1) and on (Glue 6.0): a bad value becomes a reason, never an exception or a silent null.
+"""
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from ecom_etl.schema import (
+    CLEAN_COLUMNS,
+    PRICE_TYPE,
+    QUARANTINE_COLUMNS,
+    RAW_INPUT_COLUMNS,
+    RAW_LINE,
+    SOURCE,
+    UNKNOWN,
+)
+
+REASONS_COLUMN = "reasons"
+
+# Digit counts are bounded so that a matching text always fits its type: the cast cannot fail.
+_INTEGER = r"^[+-]?[0-9]{1,9}$"
+# At most three significant fraction digits (trailing zeros are harmless): nothing is rounded.
+_PRICE = r"^[+-]?([0-9]{1,9}(\.[0-9]{0,3}0*)?|\.[0-9]{1,3}0*)$"
+_NUMERIC_CUSTOMER = r"^([0-9]+)\.0+$"
+
+# Accepted timestamp shapes; groups are year, month, day, hour, minute, second, fraction.
+_TS_DASH = r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?()$"
+_TS_SLASH = r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4}) ([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?()$"
+_TS_ISO = (
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
+    r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
+)
+# Position of year, month, day, hour, minute, second, fraction in each shape's groups.
+_TS_SHAPES: tuple[tuple[str, tuple[int, ...]], ...] = (
+    (_TS_DASH, (1, 2, 3, 4, 5, 6, 7)),
+    (_TS_SLASH, (3, 1, 2, 4, 5, 6, 7)),
+    (_TS_ISO, (1, 2, 3, 4, 5, 6, 7)),
+)
+_CANONICAL_TS_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+
+
+def normalize_blank(col: Column) -> Column:
+    """Trim all surrounding whitespace; an empty result is a missing value (null)."""
+    trimmed = F.regexp_replace(col, r"^\s+|\s+$", "")
+    return F.when(trimmed != "", trimmed)
+
+
+def parse_timestamp(text: Column) -> Column:
+    """Wall-clock TIMESTAMP from any accepted shape; null when the text fits none or is no real time.
+
+    An ISO offset is dropped, not applied: the value is the shop's wall clock (see the contract).
+    """
+
+    def part(index: int, width: int) -> Column:
+        found = F.coalesce(
+            *[
+                F.when(text.rlike(regex), F.regexp_extract(text, regex, groups[index]))
+                for regex, groups in _TS_SHAPES
+            ]
+        )
+        return F.lpad(F.coalesce(F.when(found != "", found), F.lit("0")), width, "0")
+
+    fraction = F.rpad(F.substring(F.concat(part(6, 1), F.lit("000000")), 1, 6), 6, "0")
+    canonical = F.concat(
+        part(0, 4), F.lit("-"), part(1, 2), F.lit("-"), part(2, 2), F.lit(" "),
+        part(3, 2), F.lit(":"), part(4, 2), F.lit(":"), part(5, 2), F.lit("."), fraction,
+    )
+    matches = F.lit(False)
+    for regex, _ in _TS_SHAPES:
+        matches = matches | text.rlike(regex)
+    return F.when(matches, F.try_to_timestamp(canonical, F.lit(_CANONICAL_TS_FORMAT)))
+
+
+def parse_lines(raw: DataFrame) -> DataFrame:
+    """Add the eight cleaned columns and `reasons` (empty when the line is clean) to raw lines.
+
+    Expects RAW_INPUT_COLUMNS (raw strings, `raw_line` set when the record could not be split
+    into fields, `source`) and keeps them for the quarantine.
+    """
+    text = {name: normalize_blank(F.col(f"raw_{name}")) for name in CLEAN_COLUMNS}
+    invoice_no = F.upper(text["invoice_no"])
+    stock_code = F.upper(text["stock_code"])
+    quantity = F.when(text["quantity"].rlike(_INTEGER), text["quantity"].cast("int"))
+    unit_price = F.when(text["unit_price"].rlike(_PRICE), text["unit_price"].cast(PRICE_TYPE))
+    invoice_ts = parse_timestamp(text["invoice_ts"])
+    customer = text["customer_id"]
+    customer_id = F.coalesce(
+        F.when(customer.rlike(_NUMERIC_CUSTOMER), F.regexp_extract(customer, _NUMERIC_CUSTOMER, 1)),
+        customer,
+        F.lit(UNKNOWN),
+    )
+
+    def missing_or_bad(name: str, parsed: Column, field: str, bad: str) -> list[Column]:
+        return [
+            F.when(text[name].isNull(), F.lit(f"{field}_missing")),
+            F.when(text[name].isNotNull() & parsed.isNull(), F.lit(f"{field}_{bad}")),
+        ]
+
+    reasons = [
+        F.when(F.col(RAW_LINE).isNotNull(), F.lit("wrong_field_count")),
+        F.when(invoice_no.isNull(), F.lit("invoice_no_missing")),
+        F.when(stock_code.isNull(), F.lit("stock_code_missing")),
+        *missing_or_bad("quantity", quantity, "quantity", "not_integer"),
+        *missing_or_bad("unit_price", unit_price, "unit_price", "not_decimal"),
+        *missing_or_bad("invoice_ts", invoice_ts, "invoice_date", "unparseable"),
+    ]
+    return raw.select(
+        *RAW_INPUT_COLUMNS,
+        invoice_no.alias("invoice_no"),
+        stock_code.alias("stock_code"),
+        F.coalesce(text["description"], F.lit(UNKNOWN)).alias("description"),
+        quantity.alias("quantity"),
+        invoice_ts.alias("invoice_ts"),
+        unit_price.alias("unit_price"),
+        customer_id.alias("customer_id"),
+        F.coalesce(text["country"], F.lit(UNKNOWN)).alias("country"),
+        F.filter(F.array(*reasons), lambda r: r.isNotNull()).alias(REASONS_COLUMN),
+    )
+
+
+def valid_lines(parsed: DataFrame) -> DataFrame:
+    """The clean lines, with only the eight cleaned columns."""
+    return parsed.where(F.size(REASONS_COLUMN) == 0).select(*CLEAN_COLUMNS)
+
+
+def drop_exact_duplicates(lines: DataFrame) -> DataFrame:
+    """Keep one line of each group equal on all eight cleaned fields."""
+    return lines.dropDuplicates(list(CLEAN_COLUMNS))
+
+
+def quarantined_lines(parsed: DataFrame, ingested_at: Column) -> DataFrame:
+    """The lines that failed, with their raw values, reasons, source and ingest time.
+
+    `quarantine_id` is stable across reruns of the same input (source, raw values and the
+    occurrence among identical rows), which is what makes writing the quarantine idempotent.
+    """
+    fingerprint = F.sha2(F.to_json(F.struct(*RAW_INPUT_COLUMNS)), 256)
+    bad = parsed.where(F.size(REASONS_COLUMN) > 0).select(
+        *RAW_INPUT_COLUMNS, REASONS_COLUMN, fingerprint.alias("_fingerprint")
+    )
+    occurrence = F.row_number().over(Window.partitionBy("_fingerprint").orderBy("_fingerprint"))
+    return bad.select(
+        "*",
+        F.sha2(F.concat_ws("#", "_fingerprint", occurrence.cast("string")), 256).alias("quarantine_id"),
+        ingested_at.alias("ingested_at"),
+    ).select(*QUARANTINE_COLUMNS)

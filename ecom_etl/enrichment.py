@@ -1,0 +1,37 @@
+"""Derived columns of rule 9: money, cancellation flag and the calendar keys the gold tables group by."""
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ecom_etl.schema import AMOUNT_TYPE, SILVER_COLUMNS
+
+
+def season_of(month: F.Column) -> F.Column:
+    """Meteorological seasons: Winter Dec-Feb, Spring Mar-May, Summer Jun-Aug, Autumn Sep-Nov."""
+    return (
+        F.when(month.isin(12, 1, 2), "Winter")
+        .when(month.isin(3, 4, 5), "Spring")
+        .when(month.isin(6, 7, 8), "Summer")
+        .otherwise("Autumn")
+    )
+
+
+def enrich(lines: DataFrame) -> DataFrame:
+    """Clean lines -> silver lines: add line_amount, is_cancellation and the period columns.
+
+    December belongs to the next year's winter (Dec 2010 is Winter 2011), so a winter is one season.
+    """
+    ts = F.col("invoice_ts")
+    month = F.month(ts)
+    return lines.select(
+        "*",
+        (F.col("quantity").cast(AMOUNT_TYPE) * F.col("unit_price")).cast(AMOUNT_TYPE).alias("line_amount"),
+        F.col("invoice_no").startswith("C").alias("is_cancellation"),
+        F.to_date(ts).alias("invoice_date"),
+        F.year(ts).alias("year"),
+        F.quarter(ts).alias("quarter"),
+        month.alias("month"),
+        F.to_date(F.date_trunc("week", ts)).alias("week_start"),
+        season_of(month).alias("season"),
+        (F.year(ts) + F.when(month == 12, 1).otherwise(0)).alias("season_year"),
+    ).select(*SILVER_COLUMNS)

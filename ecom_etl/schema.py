@@ -1,0 +1,103 @@
+"""Column names and types of every table, in one place (docs/data-contract.md is the prose)."""
+
+from pyspark.sql import types as T
+
+# The raw CSV header, in file order. Every column is read as a string.
+RAW_COLUMNS: tuple[str, ...] = (
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
+)
+CORRUPT_COLUMN = "_corrupt_record"
+
+RAW_SCHEMA = T.StructType(
+    [T.StructField(c, T.StringType()) for c in RAW_COLUMNS]
+    + [T.StructField(CORRUPT_COLUMN, T.StringType())]
+)
+
+# Money types: prices have up to 3 fraction digits; amounts and sums stay exact.
+PRICE_TYPE = T.DecimalType(12, 3)
+AMOUNT_TYPE = T.DecimalType(22, 3)
+REVENUE_TYPE = T.DecimalType(32, 3)
+
+UNKNOWN = "unknown"
+
+# The eight cleaned fields: equal on all of them means an exact duplicate.
+CLEAN_COLUMNS: tuple[str, ...] = (
+    "invoice_no",
+    "stock_code",
+    "description",
+    "quantity",
+    "invoice_ts",
+    "unit_price",
+    "customer_id",
+    "country",
+)
+# What every reader (CSV files, the stream) hands to cleaning: the raw strings under these names,
+# `raw_line` (the whole record when it could not be split into fields) and `source` (file or
+# stream position). The quarantine keeps exactly these.
+RAW_FIELDS: tuple[str, ...] = tuple(f"raw_{c}" for c in CLEAN_COLUMNS)
+RAW_LINE = "raw_line"
+SOURCE = "source"
+RAW_INPUT_COLUMNS: tuple[str, ...] = RAW_FIELDS + (RAW_LINE, SOURCE)
+
+DERIVED_COLUMNS: tuple[str, ...] = (
+    "line_amount",
+    "is_cancellation",
+    "invoice_date",
+    "year",
+    "quarter",
+    "month",
+    "week_start",
+    "season",
+    "season_year",
+)
+SILVER_COLUMNS: tuple[str, ...] = CLEAN_COLUMNS + DERIVED_COLUMNS
+SILVER_PARTITIONS: tuple[str, ...] = ("year", "month")
+
+QUARANTINE_COLUMNS: tuple[str, ...] = (
+    "quarantine_id",
+    "source",
+    "ingested_at",
+    "reasons",
+    RAW_LINE,
+) + RAW_FIELDS
+
+REVENUE_MEASURES: tuple[str, ...] = (
+    "net_revenue",
+    "gross_revenue",
+    "returns",
+    "orders",
+    "customers",
+    "units",
+)
+# Gold revenue table name -> its period key columns.
+REVENUE_TABLES: dict[str, tuple[str, ...]] = {
+    "revenue_daily": ("invoice_date",),
+    "revenue_weekly": ("week_start",),
+    "revenue_monthly": ("year", "month"),
+    "revenue_quarterly": ("year", "quarter"),
+}
+TOP_PRODUCTS_TABLE = "top_products_by_season"
+TOP_PRODUCTS_COLUMNS: tuple[str, ...] = (
+    "season_year",
+    "season",
+    "rank",
+    "stock_code",
+    "description",
+    "units_net",
+    "revenue_net",
+)
+GOLD_TABLES: tuple[str, ...] = tuple(REVENUE_TABLES) + (TOP_PRODUCTS_TABLE,)
+
+# Stock codes that are not merchandise (postage, fees, manual adjustments, ...).
+NON_MERCHANDISE_CODES: tuple[str, ...] = (
+    "POST", "DOT", "M", "BANK CHARGES", "AMAZONFEE", "C2", "CRUK", "D", "S", "PADS", "B",
+)
+NON_MERCHANDISE_PREFIX = "GIFT_"
+TOP_N = 10
