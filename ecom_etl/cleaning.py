@@ -53,16 +53,17 @@ def parse_timestamp(text: Column) -> Column:
     An ISO offset is dropped, not applied: the value is the shop's wall clock (see the contract).
     """
 
-    def part(index: int, width: int) -> Column:
+    def part(index: int, width: int = 0) -> Column:
         found = F.coalesce(
             *[
                 F.when(text.rlike(regex), F.regexp_extract(text, regex, groups[index]))
                 for regex, groups in _TS_SHAPES
             ]
         )
-        return F.lpad(F.coalesce(F.when(found != "", found), F.lit("0")), width, "0")
+        found = F.coalesce(F.when(found != "", found), F.lit("0"))
+        return F.lpad(found, width, "0") if width else found
 
-    fraction = F.rpad(F.substring(F.concat(part(6, 1), F.lit("000000")), 1, 6), 6, "0")
+    fraction = F.substring(F.concat(part(6), F.lit("000000")), 1, 6)
     canonical = F.concat(
         part(0, 4), F.lit("-"), part(1, 2), F.lit("-"), part(2, 2), F.lit(" "),
         part(3, 2), F.lit(":"), part(4, 2), F.lit(":"), part(5, 2), F.lit("."), fraction,

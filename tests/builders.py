@@ -1,0 +1,58 @@
+"""Inline test data: raw lines as the CSV reader hands them to cleaning, and silver lines."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pyspark.sql import DataFrame, SparkSession
+
+from ecom_etl.schema import RAW_INPUT_COLUMNS, SILVER_COLUMNS
+
+RAW_DDL = ", ".join(f"{c} string" for c in RAW_INPUT_COLUMNS)
+SILVER_DDL = (
+    "invoice_no string, stock_code string, description string, quantity int, invoice_ts timestamp, "
+    "unit_price decimal(12,3), customer_id string, country string, line_amount decimal(22,3), "
+    "is_cancellation boolean, invoice_date date, year int, quarter int, month int, week_start date, "
+    "season string, season_year int"
+)
+GOOD = ("536365", "85123A", "WHITE HEART", "6", "2010-12-01 08:26:00", "2.55", "17850.0", "United Kingdom")
+
+
+def raw_lines(spark: SparkSession, *rows: tuple, source: str = "test.csv") -> DataFrame:
+    """Raw rows of eight fields (or (fields..., raw_line)) with a source."""
+    full = [(*r, None, source) if len(r) == 8 else (*r, source) for r in rows]
+    return spark.createDataFrame(full, RAW_DDL)
+
+
+def raw(**changes: str | None) -> tuple:
+    """The GOOD raw row with some fields replaced, by clean column name."""
+    names = ("invoice_no", "stock_code", "description", "quantity", "invoice_ts", "unit_price", "customer_id", "country")
+    values = dict(zip(names, GOOD))
+    values.update(changes)
+    return tuple(values[n] for n in names)
+
+
+def silver_line(
+    invoice_no: str = "536365",
+    stock_code: str = "85123A",
+    quantity: int = 1,
+    unit_price: str = "1.00",
+    ts: str = "2011-03-15 10:00:00",
+    customer_id: str = "17850",
+    description: str = "THING",
+    country: str = "United Kingdom",
+) -> tuple:
+    """A consistent silver row (derived columns computed here, independently of the code)."""
+    t = datetime.fromisoformat(ts)
+    price = Decimal(unit_price)
+    season = {12: "Winter", 1: "Winter", 2: "Winter", 3: "Spring", 4: "Spring", 5: "Spring",
+              6: "Summer", 7: "Summer", 8: "Summer"}.get(t.month, "Autumn")
+    monday = date.fromordinal(t.date().toordinal() - t.weekday())
+    return (invoice_no, stock_code, description, quantity, t, price, customer_id, country,
+            quantity * price, invoice_no.startswith("C"), t.date(), t.year, (t.month - 1) // 3 + 1,
+            t.month, monday, season, t.year + (1 if t.month == 12 else 0))
+
+
+def silver_lines(spark: SparkSession, *rows: tuple) -> DataFrame:
+    df = spark.createDataFrame(list(rows), SILVER_DDL)
+    assert tuple(df.columns) == SILVER_COLUMNS
+    return df
