@@ -47,6 +47,22 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42, help="random seed (default: %(default)s)")
 
 
+def _add_setup_spark(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser(
+        "setup-spark",
+        help="configure the local Spark install for spark-submit (Delta, UTC)",
+        description="Write $SPARK_HOME/conf/spark-defaults.conf so that `spark-submit jobs/*.py` runs "
+        "with Delta and the UTC session time zone, as the jobs do on Glue. `make install` runs it.",
+    )
+
+
+def cmd_setup_spark(args: argparse.Namespace) -> int:
+    from ecom_etl.runtime import install_spark_defaults
+
+    print(f"wrote {install_spark_defaults()}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecom-etl",
@@ -57,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_batch(sub)
     _add_generate(sub)
+    _add_setup_spark(sub)
     return parser
 
 
@@ -124,7 +141,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0 if summary.reconciles else 1
 
 
-COMMANDS = {"batch": cmd_batch, "generate": cmd_generate}
+COMMANDS = {"batch": cmd_batch, "generate": cmd_generate, "setup-spark": cmd_setup_spark}
 
 
 def main(argv: list[str] | None = None) -> int:

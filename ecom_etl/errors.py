@@ -7,9 +7,9 @@ class EtlInputError(Exception):
     """Bad input or configuration; the CLI prints the message on one line and exits non-zero."""
 
 
-_HEADER = re.compile(r"CSV header does not conform to the schema\.(.*?)CSV file: (\S+)", re.S)
-_EXPECTED = re.compile(r"Expected: (.*?) but found: (.*?)\s*$", re.M)
+_FILE = re.compile(r"(?:CSV file:|reading file) (\S+?)\.?(?:\s|$)")
 _KNOWN = (
+    (re.compile(r"(?:CSV header does not conform|Number of column in CSV header)"), "unexpected CSV header in the input"),
     (re.compile(r"(?:Path does not exist|PATH_NOT_FOUND\]?)[: ]*(\S+)?"), "input path does not exist"),
     (re.compile(r"(?:AccessDenied|Permission denied|403 Forbidden)"), "access denied reading the input"),
     (re.compile(r"MalformedInputException|CharacterCodingException"), "input file is not valid text"),
@@ -19,14 +19,10 @@ _KNOWN = (
 def explain(exc: BaseException) -> EtlInputError | None:
     """An EtlInputError for a Spark failure caused by bad input, None for anything else."""
     text = str(exc)
-    header = _HEADER.search(text)
-    if header:
-        detail = _EXPECTED.search(header.group(1))
-        what = f"expected column {detail.group(1)} but found {detail.group(2)}" if detail else "wrong columns"
-        return EtlInputError(f"{header.group(2)}: unexpected CSV header ({what})")
     for pattern, message in _KNOWN:
         found = pattern.search(text)
         if found:
             where = found.group(1) if found.groups() and found.group(1) else ""
-            return EtlInputError(f"{message} {where}".strip())
+            file = _FILE.search(text)
+            return EtlInputError(f"{message} {where or (file.group(1) if file else '')}".strip())
     return None

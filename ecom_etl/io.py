@@ -38,23 +38,44 @@ def local_path(path: str) -> str | None:
     return None
 
 
-def _check_local_input(path: str) -> None:
-    """Fail early, in one line, on a local input that Spark would fail on with a stack trace."""
+def _local_files(path: str) -> list[str]:
+    """The files Spark would read for a local path, directory or glob; a clear error if none."""
     fs_path = local_path(path)
-    if fs_path is None:
-        return
+    assert fs_path is not None
     if glob.has_magic(fs_path):
-        if not glob.glob(fs_path):
+        matches = sorted(glob.glob(fs_path))
+        if not matches:
             raise EtlInputError(f"no file matches the input pattern {path}")
-        return
-    if not os.path.exists(fs_path):
+    elif not os.path.exists(fs_path):
         raise EtlInputError(f"input path does not exist: {path}")
-    if os.path.isdir(fs_path):
-        visible = [n for n in os.listdir(fs_path) if not n.startswith((".", "_"))]
-        if not visible:
-            raise EtlInputError(f"input directory is empty: {path}")
-    elif not os.access(fs_path, os.R_OK):
-        raise EtlInputError(f"input file is not readable: {path}")
+    else:
+        matches = [fs_path]
+    files = []
+    for match in matches:
+        if os.path.isdir(match):
+            files += [os.path.join(match, n) for n in sorted(os.listdir(match)) if not n.startswith((".", "_"))]
+        else:
+            files.append(match)
+    files = [f for f in files if os.path.isfile(f)]
+    if not files:
+        raise EtlInputError(f"input directory is empty: {path}")
+    return files
+
+
+def check_header(file: str) -> None:
+    """The first line must be the expected header (compared as Spark does, ignoring case)."""
+    try:
+        with open(file, "rb") as fh:
+            first = fh.readline(4096)
+    except OSError as exc:
+        raise EtlInputError(f"cannot read input file {file}: {exc.strerror}") from None
+    if not first:
+        return  # an empty file holds no lines
+    header = first.decode("utf-8", errors="replace").rstrip("\r\n")
+    found = [c.strip('"') for c in header.split(",")]
+    if [c.lower() for c in found] != [c.lower() for c in RAW_COLUMNS]:
+        shown = header if len(header) <= 120 else header[:117] + "..."
+        raise EtlInputError(f"{file}: unexpected CSV header {shown!r}, expected {','.join(RAW_COLUMNS)!r}")
 
 
 def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
@@ -63,7 +84,9 @@ def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
 
     The header of every file is checked against the expected one when the data is read.
     """
-    _check_local_input(path)
+    if local_path(path) is not None:  # S3 input: Spark checks each header as it reads
+        for file in _local_files(path):
+            check_header(file)
     try:
         raw = (
             spark.read.option("header", True)

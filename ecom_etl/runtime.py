@@ -64,14 +64,50 @@ def local_conf(shuffle_partitions: int | None = None, ui: bool | None = None) ->
     }
 
 
+def delta_packages() -> str:
+    """The Maven coordinates of the Delta jars matching the installed delta-spark (pip) package."""
+    from delta import configure_spark_with_delta_pip
+
+    builder = configure_spark_with_delta_pip(SparkSession.Builder())
+    return builder._options["spark.jars.packages"]  # the one place delta-spark names its jars
+
+
+def spark_defaults() -> str:
+    """spark-defaults.conf for the local Spark install, so that a plain
+    `spark-submit jobs/batch_etl.py ...` gets Delta and UTC, as Glue's job configuration does."""
+    conf = {**local_conf(), "spark.jars.packages": delta_packages()}
+    del conf["spark.sql.warehouse.dir"]  # a fresh temporary directory per session instead
+    return "".join(f"{key} {value}\n" for key, value in sorted(conf.items()))
+
+
+def install_spark_defaults() -> str:
+    """Write spark_defaults() into $SPARK_HOME/conf of the pyspark package; returns the path."""
+    import pyspark
+
+    conf_dir = os.path.join(os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__), "conf")
+    os.makedirs(conf_dir, exist_ok=True)
+    path = os.path.join(conf_dir, "spark-defaults.conf")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("# Written by `ecom-etl setup-spark`: Delta, UTC and quiet logs for spark-submit.\n")
+        fh.write(spark_defaults())
+    return path
+
+
 def local_session(
     app_name: str = "ecom-etl",
     master: str | None = None,
     shuffle_partitions: int | None = None,
     ui: bool | None = None,
 ) -> SparkSession:
-    """A local SparkSession with Delta configured (jars resolved from Maven via Ivy, cached)."""
+    """A local SparkSession with Delta configured (jars resolved from Maven via Ivy, cached).
+
+    An already active session (spark-submit, a test run) is reused as it is.
+    """
     from delta import configure_spark_with_delta_pip
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return configure(active)
 
     builder = SparkSession.builder.appName(app_name).master(
         master or os.environ.get("ECOM_ETL_MASTER", "local[2]")

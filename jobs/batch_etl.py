@@ -1,0 +1,33 @@
+"""Glue batch job: raw order-line CSV -> silver, quarantine and gold Delta tables.
+
+    aws glue start-job-run --job-name ecom-etl-batch --arguments '--input_path=s3://raw/...'
+    spark-submit jobs/batch_etl.py --JOB_NAME local --input_path DIR --warehouse_path DIR
+
+Arguments: --input_path (file, directory or glob), --warehouse_path (lake root),
+optional --database (catalog database, default "ecom") and --summary_path (JSON summary file).
+"""
+
+import json
+import sys
+
+from glue_runtime import exit_on_input_error, job_session, resolve_args
+
+from ecom_etl.pipeline import run_batch
+
+REQUIRED = ["JOB_NAME", "input_path", "warehouse_path"]
+OPTIONAL = {"database": "ecom", "summary_path": ""}
+
+
+def main() -> int:
+    args = resolve_args(sys.argv, REQUIRED, OPTIONAL)
+    with job_session(args, sys.argv) as spark:
+        summary = run_batch(spark, args["input_path"], args["warehouse_path"], args["database"])
+    print(json.dumps(summary.to_dict(), default=str))
+    if args["summary_path"]:
+        with open(args["summary_path"], "w", encoding="utf-8") as fh:
+            json.dump(summary.to_dict(), fh, indent=2, default=str)
+    return 0 if summary.reconciles else 1
+
+
+if __name__ == "__main__":
+    exit_on_input_error(main)

@@ -1,0 +1,67 @@
+"""The Glue side of the runtime seam, shared by the job scripts (ship it with --extra-py-files).
+
+On Glue: getResolvedOptions, GlueContext and Job.init/commit. Elsewhere (spark-submit, a laptop):
+argparse with Glue's `--NAME value` convention and the library's local SparkSession. Which one is
+decided from the runtime (ecom_etl.runtime.on_glue), not from whether `awsglue` imports.
+"""
+
+import argparse
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from pyspark.sql import SparkSession
+
+from ecom_etl import runtime
+
+
+def resolve_args(argv: list[str], required: list[str], optional: dict[str, str]) -> dict[str, str]:
+    """Job arguments by name, Glue style: `--NAME value` or `--NAME=value`, JOB_NAME included.
+
+    Optional arguments take their default when absent (getResolvedOptions alone has no optionals).
+    Arguments Glue adds on its own (--JOB_ID, --TempDir, ...) are ignored.
+    """
+    if runtime.on_glue(argv):
+        from awsglue.utils import getResolvedOptions
+
+        present = [name for name in optional if any(a == f"--{name}" or a.startswith(f"--{name}=") for a in argv)]
+        return {**optional, **getResolvedOptions(argv, required + present)}
+    parser = argparse.ArgumentParser(prog=argv[0] if argv else None, allow_abbrev=False)
+    for name in required:
+        parser.add_argument(f"--{name}", required=True)
+    for name, default in optional.items():
+        parser.add_argument(f"--{name}", default=default)
+    known, _ignored = parser.parse_known_args(argv[1:])
+    return vars(known)
+
+
+@contextmanager
+def job_session(args: dict[str, str], argv: list[str]) -> Iterator[SparkSession]:
+    """The SparkSession of this job run; on Glue the Job is committed when the body succeeds."""
+    if not runtime.on_glue(argv):
+        yield runtime.local_session(args.get("JOB_NAME") or "ecom-etl-job")
+        return
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from pyspark.context import SparkContext
+
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], args)
+    yield runtime.configure(glue_context.spark_session)
+    job.commit()
+
+
+def exit_on_input_error(main) -> None:
+    """Run `main()`; bad input ends the job with one line on stderr and exit code 2."""
+    from ecom_etl.errors import EtlInputError
+
+    try:
+        sys.exit(main())
+    except EtlInputError as exc:
+        print(f"{argv0()}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def argv0() -> str:
+    return sys.argv[0].rsplit("/", 1)[-1] if sys.argv else "job"
