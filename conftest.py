@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+from tests.builders import GENERATED_ROWS, GENERATED_SEED
+
 # Spark hands timestamps to Python in the process time zone: make it the session's (UTC).
 os.environ["TZ"] = "UTC"
 time.tzset()
@@ -27,3 +29,24 @@ def real_data_dir() -> str:
     if not os.path.isdir(path):
         pytest.skip(f"real data set not present at {path}")
     return path
+
+
+
+@pytest.fixture(scope="session")
+def generated(spark, tmp_path_factory) -> str:
+    """A small generated data set, one CSV per day (made once per test run)."""
+    from ecom_etl.generate import write_csv_by_day
+
+    out = str(tmp_path_factory.mktemp("generated"))
+    write_csv_by_day(spark, GENERATED_ROWS, out, seed=GENERATED_SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def loaded(spark, generated, tmp_path_factory):
+    """One batch run over all generated files: (summary, lake)."""
+    from ecom_etl.io import Lake
+    from ecom_etl.pipeline import run_batch
+
+    lake = Lake.at(str(tmp_path_factory.mktemp("warehouse")))
+    return run_batch(spark, generated, lake.root, database="e2e", progress=lambda _: None), lake

@@ -14,6 +14,8 @@ SILVER_DDL = (
     "is_cancellation boolean, invoice_date date, year int, quarter int, month int, week_start date, "
     "season string, season_year int"
 )
+GENERATED_ROWS = 3000  # the session-wide generated data set (conftest.generated)
+GENERATED_SEED = 7
 GOOD = ("536365", "85123A", "WHITE HEART", "6", "2010-12-01 08:26:00", "2.55", "17850.0", "United Kingdom")
 
 

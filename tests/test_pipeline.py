@@ -12,22 +12,8 @@ from ecom_etl.generate import write_csv_by_day
 from ecom_etl.io import Lake
 from ecom_etl.pipeline import run_batch
 from ecom_etl.schema import GOLD_TABLES, QUARANTINE_COLUMNS, SILVER_COLUMNS
-
-ROWS = 3000
-
-
-@pytest.fixture(scope="session")
-def generated(spark, tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp("generated"))
-    write_csv_by_day(spark, ROWS, out, seed=7)
-    return out
-
-
-@pytest.fixture(scope="session")
-def loaded(spark, generated, tmp_path_factory):
-    """One batch run over all generated files: (summary, lake)."""
-    lake = Lake.at(str(tmp_path_factory.mktemp("warehouse")))
-    return run_batch(spark, generated, lake.root, database="e2e", progress=lambda _: None), lake
+from tests.builders import GENERATED_ROWS as ROWS
+from tests.builders import GENERATED_SEED
 
 
 def table(spark, path, drop=()):
@@ -47,7 +33,7 @@ def assert_same_lake(spark, actual: Lake, expected: Lake):
 
 def test_generator_is_deterministic_per_seed(spark, generated, tmp_path):
     again = tmp_path / "again"
-    write_csv_by_day(spark, ROWS, str(again), seed=7)
+    write_csv_by_day(spark, ROWS, str(again), seed=GENERATED_SEED)
     names = sorted(os.listdir(generated))
     assert names == sorted(os.listdir(again)) and len(names) > 300
     for name in names[:: len(names) // 10]:

@@ -1,0 +1,66 @@
+"""jobs/: Glue argument conventions, and the batch job under a real spark-submit."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "jobs"))
+
+from glue_runtime import resolve_args  # noqa: E402
+
+from ecom_etl.runtime import on_glue  # noqa: E402
+
+
+def test_glue_style_arguments_with_optionals_and_glue_extras():
+    argv = ["batch_etl.py", "--JOB_NAME", "local", "--input_path=s3://raw/x", "--warehouse_path", "/wh",
+            "--job-bookmark-option", "job-bookmark-disable", "--TempDir", "s3://tmp"]
+    args = resolve_args(argv, ["JOB_NAME", "input_path", "warehouse_path"], {"database": "ecom"})
+    assert args == {"JOB_NAME": "local", "input_path": "s3://raw/x", "warehouse_path": "/wh", "database": "ecom"}
+
+
+def test_a_missing_required_argument_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        resolve_args(["batch_etl.py", "--JOB_NAME", "x"], ["JOB_NAME", "input_path"], {})
+    assert exit_info.value.code == 2 and "--input_path" in capsys.readouterr().err
+
+
+def test_glue_is_recognised_from_the_run_arguments_not_from_imports(monkeypatch):
+    monkeypatch.delenv("ECOM_ETL_RUNTIME", raising=False)
+    assert on_glue(["x.py", "--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--JOB_NAME", "n"])
+    assert not on_glue(["x.py", "--JOB_NAME", "local"])
+    monkeypatch.setenv("ECOM_ETL_RUNTIME", "local")
+    assert not on_glue(["x.py", "--JOB_RUN_ID", "jr_1"])
+
+
+def spark_submit(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    return subprocess.run(["spark-submit", os.path.join(ROOT, "jobs", "batch_etl.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_spark_submit_writes_the_same_tables_as_the_library(spark, generated, loaded, tmp_path):
+    from tests.test_pipeline import assert_same_lake
+
+    from ecom_etl.io import Lake
+
+    summary, lake = loaded
+    warehouse = tmp_path / "wh"
+    done = spark_submit("--JOB_NAME", "local", "--input_path", generated, "--warehouse_path", str(warehouse),
+                        "--summary_path", str(tmp_path / "s.json"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    written = json.loads((tmp_path / "s.json").read_text())
+    assert (written["raw_rows"], written["silver_rows"], written["reconciles"]) == (summary.raw_rows, summary.silver_rows, True)
+    assert_same_lake(spark, Lake.at(str(warehouse)), lake)
+
+
+def test_spark_submit_with_bad_input_exits_with_one_line(tmp_path):
+    done = spark_submit("--JOB_NAME", "local", "--input_path", str(tmp_path / "nope"), "--warehouse_path", str(tmp_path))
+    assert done.returncode == 2
+    # spark-submit's PythonRunner merges the script's stderr into its stdout.
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "error" in line.lower()]
+    assert errors == [f"batch_etl.py: error: input path does not exist: {tmp_path / 'nope'}"]
+    assert "Traceback" not in done.stdout + done.stderr
