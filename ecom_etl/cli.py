@@ -124,6 +124,7 @@ def format_summary(summary) -> str:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from ecom_etl.io import write_text
     from ecom_etl.pipeline import run_batch
 
     spark = _session("ecom-etl batch")
@@ -136,8 +137,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     summary = run_batch(spark, input_path, args.warehouse, args.database)
     print(format_summary(summary))
     if args.summary_json:
-        with open(args.summary_json, "w", encoding="utf-8") as fh:
-            json.dump(summary.to_dict(), fh, indent=2, default=str)
+        write_text(args.summary_json, json.dumps(summary.to_dict(), indent=2, default=str))
     return 0 if summary.reconciles else 1
 
 

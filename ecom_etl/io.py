@@ -108,6 +108,19 @@ def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
     )
 
 
+def write_text(path: str, text: str) -> None:
+    """Write a small text file (a run summary) to a local path or to S3 (AWS_ENDPOINT_URL is honoured)."""
+    fs_path = local_path(path)
+    if fs_path is not None:
+        with open(fs_path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
+    import boto3
+
+    parsed = urlparse(path)
+    boto3.client("s3").put_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"), Body=text.encode("utf-8"))
+
+
 def first_line(message: str) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), message)
 

@@ -4,7 +4,8 @@
     spark-submit jobs/batch_etl.py --JOB_NAME local --input_path DIR --warehouse_path DIR
 
 Arguments: --input_path (file, directory or glob), --warehouse_path (lake root),
-optional --database (catalog database, default "ecom") and --summary_path (JSON summary file).
+optional --database (catalog database, default "ecom") and --summary_path (where to write the
+JSON run summary: a local path or s3:// URI).
 """
 
 import json
@@ -12,6 +13,7 @@ import sys
 
 from glue_runtime import exit_on_input_error, job_session, resolve_args
 
+from ecom_etl.io import write_text
 from ecom_etl.pipeline import run_batch
 
 REQUIRED = ["JOB_NAME", "input_path", "warehouse_path"]
@@ -22,10 +24,10 @@ def main() -> int:
     args = resolve_args(sys.argv, REQUIRED, OPTIONAL)
     with job_session(args, sys.argv) as spark:
         summary = run_batch(spark, args["input_path"], args["warehouse_path"], args["database"])
-    print(json.dumps(summary.to_dict(), default=str))
+    text = json.dumps(summary.to_dict(), indent=2, default=str)
+    print(text)  # the driver log on Glue
     if args["summary_path"]:
-        with open(args["summary_path"], "w", encoding="utf-8") as fh:
-            json.dump(summary.to_dict(), fh, indent=2, default=str)
+        write_text(args["summary_path"], text)
     return 0 if summary.reconciles else 1
 
 

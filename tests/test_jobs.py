@@ -22,6 +22,17 @@ def test_glue_style_arguments_with_optionals_and_glue_extras():
     assert args == {"JOB_NAME": "local", "input_path": "s3://raw/x", "warehouse_path": "/wh", "database": "ecom"}
 
 
+def test_on_glue_the_real_getResolvedOptions_resolves_required_and_optional(monkeypatch):
+    pytest.importorskip("awsglue.utils", reason="the glue extra (awsgluedataplanepython) is not installed")
+    monkeypatch.setenv("ECOM_ETL_RUNTIME", "glue")
+    argv = ["batch_etl.py", "--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--JOB_NAME", "ecom-etl-batch",
+            "--input_path", "s3://raw/", "--warehouse_path", "s3://lake/", "--summary_path=s3://x/s.json"]
+    args = resolve_args(argv, ["JOB_NAME", "input_path", "warehouse_path"], {"database": "ecom", "summary_path": ""})
+    assert (args["JOB_NAME"], args["input_path"], args["database"], args["summary_path"]) == (
+        "ecom-etl-batch", "s3://raw/", "ecom", "s3://x/s.json"
+    )
+
+
 def test_a_missing_required_argument_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         resolve_args(["batch_etl.py", "--JOB_NAME", "x"], ["JOB_NAME", "input_path"], {})
