@@ -100,7 +100,7 @@ def parse_lines(raw: DataFrame) -> DataFrame:
         ]
 
     reasons = [
-        F.when(F.col(RAW_LINE).isNotNull(), F.lit("wrong_field_count")),
+        F.when(F.col(RAW_LINE).isNotNull(), F.lit("malformed_record")),
         F.when(invoice_no.isNull(), F.lit("invoice_no_missing")),
         F.when(stock_code.isNull(), F.lit("stock_code_missing")),
         *missing_or_bad("quantity", quantity, "quantity", "not_integer"),

@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from ecom_etl.aws import Names, use_endpoint
 from ecom_etl.errors import EtlInputError
 
 BUILTIN_DATA = os.path.join("data", "generated")
@@ -63,6 +64,122 @@ def cmd_setup_spark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _aws_options(p: argparse.ArgumentParser, stream: bool = True) -> None:
+    p.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
+                   help="AWS endpoint, e.g. the local emulator http://127.0.0.1:4566 (default: $AWS_ENDPOINT_URL, else AWS)")
+    if stream:
+        p.add_argument("--stream", default=Names.stream, help="Kinesis stream name (default: %(default)s)")
+    p.add_argument("--customers-table", default=Names.customers_table, help="DynamoDB customers table (default: %(default)s)")
+    p.add_argument("--invoices-table", default=Names.invoices_table, help="DynamoDB invoices table (default: %(default)s)")
+
+
+def _names(args: argparse.Namespace) -> Names:
+    use_endpoint(args.endpoint_url)
+    return Names(getattr(args, "stream", Names.stream), args.customers_table, args.invoices_table)
+
+
+def _add_streaming(sub: argparse._SubParsersAction) -> None:
+    local = sub.add_parser("local", help="start or stop the local AWS emulator (moto server on 127.0.0.1)",
+                           description="`up` starts moto's server on 127.0.0.1 and creates the stream, both "
+                           "DynamoDB tables and the buckets; `down` stops it. State lives in .ecom-etl/.")
+    local.add_argument("action", choices=["up", "down"])
+    local.add_argument("--port", type=int, default=4566, help="emulator port (default: %(default)s)")
+    local.add_argument("--shards", type=int, default=2, help="shards of the stream (default: %(default)s)")
+    _aws_options(local)
+    local.set_defaults(endpoint_url=None)
+
+    stream = sub.add_parser("stream", help="run the streaming job locally: Kinesis -> silver, quarantine, DynamoDB",
+                            description="Read the Kinesis stream shard by shard in micro-batches and write each "
+                            "through the batch job's cleaning into the lake and the DynamoDB tables. Stops on "
+                            "Ctrl-C; a restart resumes from the checkpoint, writing nothing twice.")
+    _aws_options(stream)
+    stream.add_argument("--warehouse", default="warehouse", help="lake root (default: %(default)s)")
+    stream.add_argument("--trigger", default="5s", help="micro-batch interval, e.g. 5s, 500ms (default: %(default)s)")
+    stream.add_argument("--checkpoint", help="offset and commit logs (default: WAREHOUSE/_checkpoints/STREAM)")
+    stream.add_argument("--max-records", type=int, default=10_000, help="records per micro-batch at most (default: %(default)s)")
+    stream.add_argument("--stop-when-idle", action="store_true", help="exit once a trigger finds no new records")
+
+    produce = sub.add_parser("produce", help="replay order lines from CSV into Kinesis as JSON records",
+                             description="Send the lines of a CSV file, directory or glob to the stream, one JSON "
+                             "record each (partition key InvoiceNo), PutRecords ≤ 500 a call, failed entries re-sent.")
+    produce.add_argument("--input", required=True, help="CSV file, directory or glob")
+    produce.add_argument("--rate", type=float, help="records per second at most (default: as fast as possible)")
+    produce.add_argument("--limit", type=int, help="send at most this many lines")
+    _aws_options(produce)
+
+    serve = sub.add_parser("serve", help="serve the order API on 127.0.0.1 (the Lambda handlers)",
+                           description="POST /orders, GET /customers/{id}/invoices, GET /invoices/{invoice_no}: "
+                           "the same Lambda handlers as on AWS, called with API Gateway proxy events.")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
+    _aws_options(serve)
+
+
+def _seconds(text: str) -> float:
+    text = text.strip().lower()
+    try:
+        if text.endswith("ms"):
+            return float(text[:-2]) / 1000
+        return float(text[:-1]) if text.endswith("s") else float(text)
+    except ValueError:
+        raise EtlInputError(f"not a duration: {text!r} (use e.g. 5s or 500ms)") from None
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from ecom_etl.stream import emulator
+
+    if args.action == "down":
+        print("emulator stopped" if emulator.stop() else "no emulator was running", file=sys.stderr)
+        return 0
+    url = emulator.start(args.port)
+    names = Names(args.stream, args.customers_table, args.invoices_table)
+    use_endpoint(url)
+    emulator.create_resources(names, shards=args.shards)
+    print(f"AWS emulator on {url}: stream {names.stream} ({args.shards} shards), tables {names.customers_table}, "
+          f"{names.invoices_table}, buckets {', '.join(emulator.BUCKETS)}")
+    print(f"use it with: export AWS_ENDPOINT_URL={url}   (or --endpoint-url {url})")
+    return 0
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    from ecom_etl.io import Lake
+    from ecom_etl.stream.runner import run_stream
+
+    names = _names(args)
+    trigger = _seconds(args.trigger)
+    checkpoint = args.checkpoint or os.path.join(Lake.at(args.warehouse).root, "_checkpoints", names.stream)
+    spark = _session("ecom-etl stream")
+    print(f"streaming {names.stream} into {args.warehouse} every {trigger:g}s (checkpoint {checkpoint}); Ctrl-C stops",
+          file=sys.stderr)
+    progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    run_stream(spark, names, args.warehouse, checkpoint, trigger, args.max_records, args.stop_when_idle, progress)
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from ecom_etl.stream.producer import csv_lines, produce
+
+    names = _names(args)
+    started = time.perf_counter()
+    progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    sent = produce(names.stream, csv_lines(args.input), args.rate, args.limit, progress)
+    print(f"sent {sent:,} records to {names.stream} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ecom_etl.stream.server import make_server
+
+    names = _names(args)
+    os.environ.update(STREAM_NAME=names.stream, CUSTOMERS_TABLE=names.customers_table, INVOICES_TABLE=names.invoices_table)
+    server = make_server(args.port)
+    print(f"serving the order API on http://127.0.0.1:{server.server_port} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecom-etl",
@@ -74,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch(sub)
     _add_generate(sub)
     _add_setup_spark(sub)
+    _add_streaming(sub)
     return parser
 
 
@@ -141,7 +259,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0 if summary.reconciles else 1
 
 
-COMMANDS = {"batch": cmd_batch, "generate": cmd_generate, "setup-spark": cmd_setup_spark}
+COMMANDS = {
+    "batch": cmd_batch,
+    "generate": cmd_generate,
+    "setup-spark": cmd_setup_spark,
+    "local": cmd_local,
+    "stream": cmd_stream,
+    "produce": cmd_produce,
+    "serve": cmd_serve,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,8 @@
 
 import glob
 import os
+from contextlib import contextmanager
+from typing import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -167,23 +169,55 @@ def last_commit_metrics(spark: SparkSession, path: str) -> dict[str, int]:
     return {k: int(v) for k, v in (row.operationMetrics or {}).items() if v.isdigit()}
 
 
+@contextmanager
+def idempotent_writes(spark: SparkSession, txn: tuple[str, int] | None) -> Iterator[None]:
+    """Within the block, every Delta write (append or MERGE) of a table that already committed
+    (app id, version) = `txn` is skipped: the way a replayed micro-batch writes nothing twice."""
+    if txn is None:
+        yield
+        return
+    spark.conf.set("spark.databricks.delta.write.txnAppId", txn[0])
+    spark.conf.set("spark.databricks.delta.write.txnVersion", str(txn[1]))
+    try:
+        yield
+    finally:
+        spark.conf.unset("spark.databricks.delta.write.txnAppId")
+        spark.conf.unset("spark.databricks.delta.write.txnVersion")
+
+
+def _partition_filter(rows: DataFrame, partition_by: tuple[str, ...]) -> str:
+    """A literal predicate on the target's partitions the rows fall in, so MERGE reads only those."""
+    values = rows.select(*partition_by).distinct().collect()
+    if not values:
+        return "FALSE"
+    return "(" + " OR ".join(
+        "(" + " AND ".join(f"t.`{c}` = {v[c]!r}" for c in partition_by) + ")" for v in values
+    ) + ")"
+
+
 def insert_new(
-    spark: SparkSession, rows: DataFrame, path: str, keys: list[str], partition_by: tuple[str, ...] = ()
+    spark: SparkSession,
+    rows: DataFrame,
+    path: str,
+    keys: list[str],
+    partition_by: tuple[str, ...] = (),
 ) -> int:
     """Append the rows whose `keys` are not in the table yet (creating it if needed): reruns add
-    nothing. Returns the number of rows inserted. `rows` must be unique on `keys`."""
+    nothing. Returns the number of rows inserted (0 also when idempotent_writes skipped the write).
+    `rows` must be unique on `keys`."""
     if not is_delta_table(spark, path):
         rows.write.format("delta").partitionBy(*partition_by).save(path)
         return last_commit_metrics(spark, path).get("numOutputRows", 0)
+    table = DeltaTable.forPath(spark, path)
+    version = table.history(1).first()["version"]
     match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in (*partition_by, *keys))
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(rows.alias("s"), match)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-    return last_commit_metrics(spark, path).get("numTargetRowsInserted", 0)
+    if partition_by:
+        match = f"{_partition_filter(rows, partition_by)} AND {match}"
+    table.alias("t").merge(rows.alias("s"), match).whenNotMatchedInsertAll().execute()
+    (latest,) = table.history(1).collect()
+    if latest["version"] == version:  # skipped: this batch was committed before
+        return 0
+    return int((latest["operationMetrics"] or {}).get("numTargetRowsInserted", 0))
 
 
 def overwrite(rows: DataFrame, path: str) -> int:

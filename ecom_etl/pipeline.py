@@ -2,7 +2,9 @@
 
 import sys
 import time
-from contextlib import contextmanager
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator
@@ -59,13 +61,24 @@ class BatchSummary:
         return {**asdict(self), "reconciles": self.reconciles}
 
 
-@contextmanager
-def _stage(summary: BatchSummary, name: str, progress: Progress) -> Iterator[None]:
-    progress(f"[{len(summary.stage_seconds) + 1}/5] {name} ...")
-    start = time.perf_counter()
-    yield
-    summary.stage_seconds[name] = round(time.perf_counter() - start, 2)
-    progress(f"      {name}: done in {summary.stage_seconds[name]:.1f}s")
+class StageTimer:
+    """Times named stages into `seconds`; with `progress`, reports each as it starts and ends."""
+
+    def __init__(self, progress: Progress | None = None, total: int | None = None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.progress = progress
+        self.total = total
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if self.progress:
+            of = f"/{self.total}" if self.total else ""
+            self.progress(f"[{len(self.seconds) + 1}{of}] {name} ...")
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 2)
+        if self.progress:
+            self.progress(f"      {name}: done in {self.seconds[name]:.1f}s")
 
 
 def build_gold(silver: DataFrame) -> dict[str, DataFrame]:
@@ -90,19 +103,39 @@ def run_batch(
         raise known from None
 
 
-def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, progress: Progress) -> BatchSummary:
-    summary = BatchSummary(input_path=input_path, warehouse=lake.root, database=database)
-    ingested_at = F.lit(datetime.now(timezone.utc)).cast("timestamp")
+@dataclass
+class LoadResult:
+    """What loading one set of raw lines into silver and quarantine did."""
 
-    with _stage(summary, "read and clean", progress):
-        parsed = io.read_raw_csv(spark, input_path).transform(parse_lines).persist(StorageLevel.MEMORY_AND_DISK)
-        counts = parsed.agg(
-            F.count(F.lit(1)).alias("raw"),
-            F.count(F.when(F.size(REASONS_COLUMN) > 0, 1)).alias("bad"),
-        ).first()
-        summary.raw_rows, summary.quarantined_rows = counts["raw"], counts["bad"]
-        reasons = parsed.select(F.explode(REASONS_COLUMN).alias("reason")).groupBy("reason").count().collect()
-        summary.quarantine_reasons = dict(sorted((r["reason"], r["count"]) for r in reasons))
+    raw_rows: int
+    quarantined_rows: int
+    quarantine_reasons: dict[str, int]
+    silver_rows: int
+    unknown_customer_rows: int
+    new_silver_rows: int
+    new_quarantined_rows: int
+
+
+def clean_and_load(
+    spark: SparkSession,
+    raw: DataFrame,
+    lake: io.Lake,
+    ingested_at: datetime,
+    txn: tuple[str, int] | None = None,
+    on_silver: Callable[[DataFrame], None] | None = None,
+    stage: Callable[[str], AbstractContextManager] | None = None,
+) -> LoadResult:
+    """Clean raw lines (RAW_INPUT_COLUMNS) and insert them into quarantine and silver: the one
+    code path of the batch job and of every streaming micro-batch.
+
+    `txn` = (application id, batch id) makes both inserts skip a batch that was committed before;
+    `on_silver` receives this input's distinct clean lines (e.g. for the DynamoDB sink);
+    `stage` (a StageTimer) times the steps.
+    """
+    stage = stage or StageTimer()
+    with stage("read and clean"):
+        parsed = raw.transform(parse_lines).persist(StorageLevel.MEMORY_AND_DISK)
+        by_reasons = parsed.groupBy(REASONS_COLUMN).count().collect()
         silver_batch = (
             parsed.transform(valid_lines).transform(drop_exact_duplicates).transform(enrich)
         ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -110,22 +143,59 @@ def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, pro
             F.count(F.lit(1)).alias("rows"),
             F.count(F.when(F.col("customer_id") == UNKNOWN, 1)).alias("unknown"),
         ).first()
-        summary.silver_rows, summary.unknown_customer_rows = kept["rows"], kept["unknown"]
-        summary.duplicates_dropped = summary.raw_rows - summary.quarantined_rows - summary.silver_rows
+    reasons: Counter[str] = Counter()
+    for row in by_reasons:
+        reasons.update({reason: row["count"] for reason in row[REASONS_COLUMN]})
+    quarantined = sum(row["count"] for row in by_reasons if row[REASONS_COLUMN])
 
-    with _stage(summary, "write quarantine", progress):
-        summary.new_quarantined_rows = io.insert_new(
-            spark, quarantined_lines(parsed, ingested_at), lake.quarantine, ["quarantine_id"]
-        )
+    def write_quarantine() -> int:
+        if not quarantined:
+            return 0
+        bad = quarantined_lines(parsed, F.lit(ingested_at).cast("timestamp"))
+        with stage("write quarantine"):
+            return io.insert_new(spark, bad, lake.quarantine, ["quarantine_id"])
 
-    with _stage(summary, "write silver", progress):
-        summary.new_silver_rows = io.insert_new(
-            spark, silver_batch, lake.silver, list(CLEAN_COLUMNS), SILVER_PARTITIONS
-        )
+    def write_silver() -> int:
+        with stage("write silver"):
+            return io.insert_new(spark, silver_batch, lake.silver, list(CLEAN_COLUMNS), SILVER_PARTITIONS)
+
+    def other_sinks() -> None:
+        with stage("other sinks"):
+            on_silver(silver_batch)
+
+    # The sinks are independent: run them as concurrent Spark jobs (the slowest sets the pace).
+    with io.idempotent_writes(spark, txn), ThreadPoolExecutor(max_workers=3) as pool:
+        jobs = [pool.submit(write_quarantine), pool.submit(write_silver)]
+        if on_silver is not None:
+            jobs.append(pool.submit(other_sinks))
+        new_quarantined, new_silver = jobs[0].result(), jobs[1].result()
+        for job in jobs[2:]:
+            job.result()
     silver_batch.unpersist()
     parsed.unpersist()
+    return LoadResult(
+        raw_rows=sum(row["count"] for row in by_reasons),
+        quarantined_rows=quarantined,
+        quarantine_reasons=dict(sorted(reasons.items())),
+        silver_rows=kept["rows"],
+        unknown_customer_rows=kept["unknown"],
+        new_silver_rows=new_silver,
+        new_quarantined_rows=new_quarantined,
+    )
 
-    with _stage(summary, "build gold", progress):
+
+def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, progress: Progress) -> BatchSummary:
+    summary = BatchSummary(input_path=input_path, warehouse=lake.root, database=database)
+    stage = StageTimer(progress, total=5)
+    summary.stage_seconds = stage.seconds
+
+    loaded = clean_and_load(spark, io.read_raw_csv(spark, input_path), lake, datetime.now(timezone.utc), stage=stage)
+    for name in ("raw_rows", "quarantined_rows", "quarantine_reasons", "silver_rows", "unknown_customer_rows",
+                 "new_silver_rows", "new_quarantined_rows"):
+        setattr(summary, name, getattr(loaded, name))
+    summary.duplicates_dropped = summary.raw_rows - summary.quarantined_rows - summary.silver_rows
+
+    with stage("build gold"):
         missing = [t for t in GOLD_TABLES if not io.is_delta_table(spark, lake.gold(t))]
         summary.gold_rebuilt = summary.new_silver_rows > 0 or bool(missing)
         if summary.gold_rebuilt:
@@ -137,7 +207,7 @@ def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, pro
             for name in GOLD_TABLES:
                 summary.gold_rows[name] = spark.read.format("delta").load(lake.gold(name)).count()
 
-    with _stage(summary, "register tables", progress):
+    with stage("register tables"):
         io.register_tables(spark, database, lake)
         summary.tables = lake.tables()
     return summary

@@ -5,6 +5,7 @@ jobs/glue_runtime.py, which hands the session it gets from Glue to `configure`.
 """
 
 import os
+import sys
 import tempfile
 from importlib import resources
 
@@ -108,6 +109,8 @@ def local_session(
     active = SparkSession.getActiveSession()
     if active is not None:
         return configure(active)
+    # Python workers (foreachPartition sinks) must run the interpreter that has ecom_etl installed.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     builder = SparkSession.builder.appName(app_name).master(
         master or os.environ.get("ECOM_ETL_MASTER", "local[2]")

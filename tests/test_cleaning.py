@@ -106,12 +106,12 @@ def test_every_reason_that_applies_is_given(spark):
     ]
 
 
-def test_a_row_with_a_wrong_field_count_is_quarantined_with_its_line(spark):
+def test_a_row_with_a_malformed_record_is_quarantined_with_its_line(spark):
     short = ("536366", "85123A", "too few", "6", None, None, None, None, "536366,85123A,too few,6")
     parsed = raw_lines(spark, short, raw()).transform(parse_lines)
     bad = parsed.transform(quarantined_lines, F.current_timestamp()).collect()
     assert [(r.raw_line, r.reasons) for r in bad] == [
-        ("536366,85123A,too few,6", ["wrong_field_count", "unit_price_missing", "invoice_date_missing"])
+        ("536366,85123A,too few,6", ["malformed_record", "unit_price_missing", "invoice_date_missing"])
     ]
     assert parsed.transform(valid_lines).count() == 1
 

@@ -168,5 +168,5 @@ def test_broken_rows_inside_a_good_file_are_quarantined_not_fatal(capsys, spark,
     assert code == 0
     summary = json.loads(summary_file.read_text())
     assert (summary["raw_rows"], summary["silver_rows"], summary["duplicates_dropped"], summary["quarantined_rows"]) == (5, 1, 1, 3)
-    assert summary["reconciles"] and summary["quarantine_reasons"]["wrong_field_count"] == 3
+    assert summary["reconciles"] and summary["quarantine_reasons"]["malformed_record"] == 3
     assert "read = kept + duplicates + quarantined: ok" in out

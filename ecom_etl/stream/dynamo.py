@@ -1,0 +1,129 @@
+"""The two DynamoDB tables the GET API reads, written idempotently from silver lines.
+
+invoices:  InvoiceNo (S, partition) + LineKey (S, sort) = "<StockCode>#<12 hex of the line's hash>".
+           The hash covers all eight cleaned fields, so two distinct lines of one stock code in one
+           invoice get two items, and an exact duplicate maps onto the same item (as in silver).
+           Items are whole and deterministic: BatchWriteItem puts, safe to repeat.
+customers: CustomerID (S, partition; "unknown" for unknown customers) + InvoiceNo (S, sort), one item
+           per invoice of a customer: Country, InvoiceDate (the earliest line's time, kept by a
+           condition) and LineKeys (a string set, grown with ADD). Both updates are idempotent and
+           independent of order, so replayed or reordered batches give the same item.
+"""
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+from botocore.exceptions import ClientError
+
+from ecom_etl.aws import client
+
+MAX_BATCH_WRITE = 25  # AWS's limit per BatchWriteItem call (an emulator may accept more: we don't)
+
+
+def line_key(line: dict) -> str:
+    """The invoice table's sort key: stock code plus a hash of the eight cleaned fields."""
+    fields = (
+        line["invoice_no"], line["stock_code"], line["description"], str(line["quantity"]),
+        line["invoice_ts"].isoformat(sep=" "), f"{line['unit_price']:.3f}", line["customer_id"], line["country"],
+    )
+    digest = hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:12]
+    return f"{line['stock_code']}#{digest}"
+
+
+def invoice_item(line: dict) -> dict:
+    """A silver line (as a dict of Python values) -> its invoices-table item (DynamoDB JSON)."""
+    return {
+        "InvoiceNo": {"S": line["invoice_no"]},
+        "LineKey": {"S": line_key(line)},
+        "StockCode": {"S": line["stock_code"]},
+        "Description": {"S": line["description"]},
+        "Quantity": {"N": str(line["quantity"])},
+        "UnitPrice": {"N": str(line["unit_price"])},
+        "LineAmount": {"N": str(line["line_amount"])},
+        "InvoiceDate": {"S": line["invoice_ts"].isoformat(sep=" ")},
+        "CustomerID": {"S": line["customer_id"]},
+        "Country": {"S": line["country"]},
+        "IsCancellation": {"BOOL": bool(line["is_cancellation"])},
+    }
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def batch_put(table: str, items: Iterable[dict], dynamodb=None, max_attempts: int = 10) -> int:
+    """Put whole items with BatchWriteItem, ≤ 25 per call, retrying unprocessed items with backoff.
+
+    Items with the same key in one call are rejected by AWS; the last one of a key wins here.
+    Returns the number of items written.
+    """
+    dynamodb = dynamodb or client("dynamodb")
+    by_key: dict[tuple, dict] = {}
+    for item in items:
+        by_key[(item["InvoiceNo"]["S"], item["LineKey"]["S"])] = item
+    for chunk in _chunks(list(by_key.values()), MAX_BATCH_WRITE):
+        requests = [{"PutRequest": {"Item": item}} for item in chunk]
+        for attempt in range(max_attempts):
+            unprocessed = dynamodb.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
+            requests = unprocessed.get(table, [])
+            if not requests:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise RuntimeError(f"DynamoDB kept {len(requests)} items of {table} unprocessed")
+    return len(by_key)
+
+
+def customer_invoices(lines: Iterable[dict]) -> dict[tuple[str, str], dict]:
+    """(customer, invoice) -> country, earliest time and line keys, from silver lines."""
+    found: dict[tuple[str, str], dict] = {}
+    for line in lines:
+        key = (line["customer_id"], line["invoice_no"])
+        entry = found.setdefault(key, {"country": line["country"], "ts": line["invoice_ts"], "lines": set()})
+        if line["invoice_ts"] < entry["ts"]:
+            entry["ts"], entry["country"] = line["invoice_ts"], line["country"]
+        entry["lines"].add(line_key(line))
+    return found
+
+
+def update_customers(table: str, lines: Iterable[dict], dynamodb=None) -> int:
+    """Upsert one customers-table item per (customer, invoice) of `lines`; returns how many."""
+    dynamodb = dynamodb or client("dynamodb")
+    entries = customer_invoices(lines)
+    for (customer, invoice), entry in entries.items():
+        key = {"CustomerID": {"S": customer}, "InvoiceNo": {"S": invoice}}
+        keys = {":k": {"SS": sorted(entry["lines"])}}
+        try:
+            dynamodb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET InvoiceDate = :d, Country = :c ADD LineKeys :k",
+                ConditionExpression="attribute_not_exists(InvoiceDate) OR InvoiceDate >= :d",
+                ExpressionAttributeValues={":d": {"S": entry["ts"].isoformat(sep=" ")}, ":c": {"S": entry["country"]}, **keys},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            dynamodb.update_item(TableName=table, Key=key, UpdateExpression="ADD LineKeys :k", ExpressionAttributeValues=keys)
+    return len(entries)
+
+
+def write_lines(lines: list[dict], invoices_table: str, customers_table: str) -> tuple[int, int]:
+    """Both tables from one group of silver lines; returns (invoice items, customer items)."""
+    dynamodb = client("dynamodb")
+    return (
+        batch_put(invoices_table, (invoice_item(line) for line in lines), dynamodb),
+        update_customers(customers_table, lines, dynamodb),
+    )
+
+
+def to_python(item: dict) -> dict:
+    """DynamoDB JSON -> plain values (numbers as Decimal, sets as sorted lists)."""
+    out = {}
+    for name, value in item.items():
+        (kind, raw), = value.items()
+        out[name] = {"N": lambda v: Decimal(v), "SS": sorted, "BOOL": bool}.get(kind, lambda v: v)(raw)
+    return out

@@ -1,0 +1,101 @@
+"""The local AWS: moto's server on 127.0.0.1, and the platform's stream, tables and buckets in it."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from botocore.exceptions import ClientError
+
+from ecom_etl.aws import Names, client
+
+STATE_DIR = ".ecom-etl"
+DEFAULT_PORT = 4566
+BUCKETS = ("ecom-raw", "ecom-lake")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the AWS emulator did not answer at {url}") from None
+            time.sleep(0.2)
+
+
+def start(port: int = DEFAULT_PORT, state_dir: str = STATE_DIR) -> str:
+    """Start moto's server in the background (if not already running); returns its URL."""
+    url = f"http://127.0.0.1:{port}"
+    os.makedirs(state_dir, exist_ok=True)
+    pid_file = os.path.join(state_dir, "moto.pid")
+    try:
+        wait_until_up(url, seconds=0.5)
+        return url
+    except RuntimeError:
+        pass
+    log = open(os.path.join(state_dir, "moto.log"), "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    with open(pid_file, "w", encoding="utf-8") as fh:
+        fh.write(str(proc.pid))
+    wait_until_up(url)
+    return url
+
+
+def stop(state_dir: str = STATE_DIR) -> bool:
+    """Stop the emulator started by `start`; False if none was running."""
+    pid_file = os.path.join(state_dir, "moto.pid")
+    if not os.path.exists(pid_file):
+        return False
+    with open(pid_file, encoding="utf-8") as fh:
+        pid = int(fh.read().strip())
+    os.remove(pid_file)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _exists_ok(call, *args, **kwargs) -> None:
+    try:
+        call(*args, **kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in (
+            "ResourceInUseException", "BucketAlreadyOwnedByYou", "BucketAlreadyExists"
+        ):
+            raise
+
+
+def create_resources(names: Names, shards: int = 2, buckets: tuple[str, ...] = BUCKETS) -> None:
+    """The stream (encrypted like on AWS where the emulator allows), both tables and the buckets."""
+    kinesis, dynamodb, s3 = client("kinesis"), client("dynamodb"), client("s3")
+    _exists_ok(kinesis.create_stream, StreamName=names.stream, ShardCount=shards)
+    kinesis.get_waiter("stream_exists").wait(StreamName=names.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    for table, (partition, sort) in (
+        (names.customers_table, ("CustomerID", "InvoiceNo")),
+        (names.invoices_table, ("InvoiceNo", "LineKey")),
+    ):
+        _exists_ok(
+            dynamodb.create_table,
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in (partition, sort)],
+            KeySchema=[{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
+        )
+    for bucket in buckets:
+        _exists_ok(s3.create_bucket, Bucket=bucket)

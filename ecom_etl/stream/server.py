@@ -1,0 +1,59 @@
+"""Serve the API's Lambda handlers on 127.0.0.1 with API Gateway proxy events, for local use."""
+
+import json
+import re
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlparse
+
+from ecom_etl.stream import api
+
+ROUTES = (
+    ("POST", re.compile(r"^/orders/?$"), api.post_orders),
+    ("GET", re.compile(r"^/customers/(?P<id>[^/]+)/invoices/?$"), api.get_customer_invoices),
+    ("GET", re.compile(r"^/invoices/(?P<invoice_no>[^/]+)/?$"), api.get_invoice),
+)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "ecom-etl-api"
+
+    def _dispatch(self, method: str) -> None:
+        path = urlparse(self.path).path
+        length = int(self.headers.get("Content-Length") or 0)
+        limit = api.MAX_BODY_BYTES
+        body = self.rfile.read(min(length, limit + 1)).decode("utf-8", errors="replace") if length else None
+        for route_method, pattern, handler in ROUTES:
+            found = pattern.match(path)
+            if found and route_method == method:
+                event = {
+                    "httpMethod": method,
+                    "path": path,
+                    "pathParameters": {k: unquote(v) for k, v in found.groupdict().items()} or None,
+                    "headers": dict(self.headers),
+                    "body": body,  # cut at limit + 1 bytes: enough for the handler to refuse it
+                    "isBase64Encoded": False,
+                }
+                result = handler(event)
+                break
+        else:
+            result = api.response(404, {"message": f"no route {method} {path}"})
+        payload = result["body"].encode("utf-8")
+        self.send_response(result["statusCode"])
+        for name, value in result.get("headers", {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def log_message(self, fmt: str, *args) -> None:
+        print(json.dumps({"request": self.requestline, "status": args[1] if len(args) > 1 else None}))
+
+
+def make_server(port: int = 8080, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    return ThreadingHTTPServer((host, port), Handler)
