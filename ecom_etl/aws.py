@@ -32,6 +32,22 @@ def use_endpoint(endpoint_url: str | None) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
 
 
+_SHIPPED = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION")
+_EMULATOR_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def worker_settings() -> dict[str, str]:
+    """The driver's endpoint and region, to apply in Spark's Python workers (their environment
+    was fixed when Spark started). Credentials travel only with an emulator endpoint: on AWS the
+    workers have their own role."""
+    names = _SHIPPED + (_EMULATOR_CREDENTIALS if os.environ.get("AWS_ENDPOINT_URL") else ())
+    return {k: os.environ[k] for k in names if k in os.environ}
+
+
+def apply_settings(settings: dict[str, str]) -> None:
+    os.environ.update(settings)
+
+
 def client(service: str):
     """A client with retries in standard mode; region from the environment (default us-east-1)."""
     return boto3.client(

@@ -96,6 +96,7 @@ def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
             .option("multiLine", False)
+            .option("escape", '"')  # RFC 4180: a quote inside a quoted field is doubled
             .schema(RAW_SCHEMA)
             .csv(path)
         )

@@ -157,6 +157,22 @@ def test_a_file_with_the_wrong_header_fails_the_run_and_writes_nothing(capsys, s
     assert not (tmp_path / "wh" / "silver").exists()
 
 
+def test_quoted_fields_follow_rfc_4180(spark, tmp_path):
+    from ecom_etl.io import read_raw_csv
+
+    path = tmp_path / "day.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        '536477,22041,"RECORD FRAME 7"" SINGLE SIZE ",48,2010-12-01 12:27:00,2.1,16210.0,United Kingdom\n'
+        '536381,82567,"AIRLINE LOUNGE,METAL SIGN",2,2010-12-01 09:41:00,2.1,15311.0,United Kingdom\n'
+    )
+    rows = read_raw_csv(spark, str(path)).select("raw_description", "raw_quantity", "raw_line").collect()
+    assert [tuple(r) for r in rows] == [
+        ('RECORD FRAME 7" SINGLE SIZE ', "48", None),
+        ("AIRLINE LOUNGE,METAL SIGN", "2", None),
+    ]
+
+
 def test_broken_rows_inside_a_good_file_are_quarantined_not_fatal(capsys, spark, tmp_path):
     good = "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom"
     rows = [good, good, "536366,22423,TOO FEW,6", "536367,22423,X,1,2010-12-01 09:00,1,,UK,EXTRA", '"unclosed,quote', ""]

@@ -5,7 +5,7 @@ from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_etl.aws import Names
+from ecom_etl.aws import Names, apply_settings, worker_settings
 from ecom_etl.io import Lake
 from ecom_etl.pipeline import LoadResult, StageTimer, clean_and_load
 from ecom_etl.stream import dynamo
@@ -14,13 +14,15 @@ from ecom_etl.stream.records import records_to_raw
 DYNAMO_PARTITIONS = 2
 
 
-def _write_partition(names: Names, rows) -> None:
+def _write_partition(names: Names, settings: dict[str, str], rows) -> None:
+    apply_settings(settings)
     dynamo.write_lines([row.asDict() for row in rows], names.invoices_table, names.customers_table)
 
 
 def write_dynamo(names: Names, silver_lines: DataFrame) -> None:
     """Both DynamoDB tables from a micro-batch's silver lines (an invoice's lines kept together)."""
-    silver_lines.repartition(DYNAMO_PARTITIONS, "invoice_no").foreachPartition(partial(_write_partition, names))
+    write = partial(_write_partition, names, worker_settings())
+    silver_lines.repartition(DYNAMO_PARTITIONS, "invoice_no").foreachPartition(write)
 
 
 def process_batch(
