@@ -149,7 +149,7 @@ def clean_and_load(
     quarantined = sum(row["count"] for row in by_reasons if row[REASONS_COLUMN])
 
     def write_quarantine() -> int:
-        if not quarantined:
+        if not quarantined and io.is_delta_table(spark, lake.quarantine):
             return 0
         bad = quarantined_lines(parsed, F.lit(ingested_at).cast("timestamp"))
         with stage("write quarantine"):

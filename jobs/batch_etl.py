@@ -22,8 +22,8 @@ OPTIONAL = {"database": "ecom", "summary_path": ""}
 
 def main() -> int:
     args = resolve_args(sys.argv, REQUIRED, OPTIONAL)
-    with job_session(args, sys.argv) as spark:
-        summary = run_batch(spark, args["input_path"], args["warehouse_path"], args["database"])
+    with job_session(args, sys.argv) as run:
+        summary = run_batch(run.spark, args["input_path"], args["warehouse_path"], args["database"])
     text = json.dumps(summary.to_dict(), indent=2, default=str)
     print(text)  # the driver log on Glue
     if args["summary_path"]:

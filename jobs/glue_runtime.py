@@ -8,7 +8,7 @@ decided from the runtime (ecom_etl.runtime.on_glue), not from whether `awsglue` 
 import argparse
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from pyspark.sql import SparkSession
 
@@ -35,11 +35,17 @@ def resolve_args(argv: list[str], required: list[str], optional: dict[str, str])
     return vars(known)
 
 
+class JobRun(NamedTuple):
+    spark: SparkSession
+    glue_context: object | None  # awsglue.context.GlueContext on Glue, None elsewhere
+
+
 @contextmanager
-def job_session(args: dict[str, str], argv: list[str]) -> Iterator[SparkSession]:
-    """The SparkSession of this job run; on Glue the Job is committed when the body succeeds."""
+def job_session(args: dict[str, str], argv: list[str]) -> Iterator[JobRun]:
+    """The SparkSession (and GlueContext) of this job run; on Glue the Job is committed when the
+    body succeeds."""
     if not runtime.on_glue(argv):
-        yield runtime.local_session(args.get("JOB_NAME") or "ecom-etl-job")
+        yield JobRun(runtime.local_session(args.get("JOB_NAME") or "ecom-etl-job"), None)
         return
     from awsglue.context import GlueContext
     from awsglue.job import Job
@@ -48,7 +54,7 @@ def job_session(args: dict[str, str], argv: list[str]) -> Iterator[SparkSession]
     glue_context = GlueContext(SparkContext.getOrCreate())
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
-    yield runtime.configure(glue_context.spark_session)
+    yield JobRun(runtime.configure(glue_context.spark_session), glue_context)
     job.commit()
 
 

@@ -3,7 +3,6 @@
 from datetime import datetime
 from decimal import Decimal
 
-import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
@@ -34,9 +33,27 @@ def test_a_good_line_is_trimmed_typed_and_normalised(spark):
     assert_df_equality(clean(spark, row), expected, ignore_nullable=True)
 
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
+def assert_cleaned(spark, field: str, result: str, result_type: str, expected: list[tuple]):
+    """Each raw value of `field` cleans to its expected `result` value (inputs kept apart by quantity)."""
+    rows = [raw(**{field: text}, quantity=str(i)) for i, (text, _) in enumerate(expected)]
+    actual = (
+        raw_lines(spark, *rows).transform(parse_lines).transform(valid_lines)
+        .select(F.col("quantity").alias("case"), F.col(result).alias("value"))
+    )
+    want = spark.createDataFrame([(i, value) for i, (_, value) in enumerate(expected)], f"case int, value {result_type}")
+    assert_df_equality(actual, want, ignore_row_order=True, ignore_nullable=True)
+
+
+def assert_reasons(spark, field: str, values: list[str], reasons: list[str]):
+    """Each raw value of `field` is quarantined with exactly `reasons`."""
+    rows = [raw(**{field: v}) for v in values]
+    actual = raw_lines(spark, *rows).transform(parse_lines).select(F.col(f"raw_{field}").alias("value"), "reasons")
+    want = spark.createDataFrame([(v, reasons) for v in values], "value string, reasons array<string>")
+    assert_df_equality(actual, want, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_every_timestamp_shape_keeps_the_wall_clock(spark):
+    assert_cleaned(spark, "invoice_ts", "invoice_ts", "timestamp", [
         ("2010-12-01 08:26:00", datetime(2010, 12, 1, 8, 26)),
         ("2010-12-01 08:26", datetime(2010, 12, 1, 8, 26)),
         ("12/1/2010 8:26", datetime(2010, 12, 1, 8, 26)),
@@ -46,26 +63,19 @@ def test_a_good_line_is_trimmed_typed_and_normalised(spark):
         ("2011-06-30T23:59:01Z", datetime(2011, 6, 30, 23, 59, 1)),
         ("2011-06-30T23:59:01.5+02:00", datetime(2011, 6, 30, 23, 59, 1, 500000)),  # offset dropped
         ("2011-06-30T23:59", datetime(2011, 6, 30, 23, 59)),
-    ],
-)
-def test_every_timestamp_shape_keeps_the_wall_clock(spark, text, expected):
-    (row,) = clean(spark, raw(invoice_ts=text)).select("invoice_ts").collect()
-    assert row.invoice_ts == expected
+    ])
 
 
-@pytest.mark.parametrize("text", ["2011-02-30 10:00:00", "13/1/2011 8:00", "2011-01-01 24:00", "1/1/11 8:00", "yesterday"])
-def test_an_impossible_or_unknown_timestamp_is_quarantined(spark, text):
-    assert reasons_of(spark, raw(invoice_ts=text)) == [["invoice_date_unparseable"]]
+def test_an_impossible_or_unknown_timestamp_is_quarantined(spark):
+    bad = ["2011-02-30 10:00:00", "13/1/2011 8:00", "2011-01-01 24:00", "1/1/11 8:00", "yesterday"]
+    assert_reasons(spark, "invoice_ts", bad, ["invoice_date_unparseable"])
 
 
-@pytest.mark.parametrize(
-    "customer, expected",
-    [("17850.0", "17850"), ("17850", "17850"), ("17850.00", "17850"), ("", "unknown"), ("   ", "unknown"),
-     (None, "unknown"), ("17850.5", "17850.5"), ("ab-1", "ab-1")],
-)
-def test_customer_id(spark, customer, expected):
-    (row,) = clean(spark, raw(customer_id=customer)).select("customer_id").collect()
-    assert row.customer_id == expected
+def test_customer_id(spark):
+    assert_cleaned(spark, "customer_id", "customer_id", "string", [
+        ("17850.0", "17850"), ("17850", "17850"), ("17850.00", "17850"), ("", "unknown"), ("   ", "unknown"),
+        (None, "unknown"), ("17850.5", "17850.5"), ("ab-1", "ab-1"),
+    ])
 
 
 def test_missing_description_and_country_become_unknown(spark):
@@ -73,30 +83,27 @@ def test_missing_description_and_country_become_unknown(spark):
     assert (row.description, row.country) == ("unknown", "unknown")
 
 
-@pytest.mark.parametrize(
-    "price, expected",
-    [("2.55", Decimal("2.550")), ("0.001", Decimal("0.001")), ("1.2500", Decimal("1.250")), ("-11062.06", Decimal("-11062.060")),
-     ("0", Decimal("0.000")), (".5", Decimal("0.500")), ("123456789.999", Decimal("123456789.999"))],
-)
-def test_unit_price_is_an_exact_decimal(spark, price, expected):
-    (row,) = clean(spark, raw(unit_price=price)).select("unit_price").collect()
-    assert row.unit_price == expected
+def test_unit_price_is_an_exact_decimal(spark):
+    assert_cleaned(spark, "unit_price", "unit_price", "decimal(12,3)", [
+        ("2.55", Decimal("2.550")), ("0.001", Decimal("0.001")), ("1.2500", Decimal("1.250")),
+        ("-11062.06", Decimal("-11062.060")), ("0", Decimal("0.000")), (".5", Decimal("0.500")),
+        ("123456789.999", Decimal("123456789.999")),
+    ])
 
 
-@pytest.mark.parametrize("price", ["1.2345", "1e3", "£2", "1,50", "1234567890.5", "abc"])
-def test_a_price_that_is_not_exact_is_quarantined_not_rounded(spark, price):
-    assert reasons_of(spark, raw(unit_price=price)) == [["unit_price_not_decimal"]]
+def test_a_price_that_is_not_exact_is_quarantined_not_rounded(spark):
+    assert_reasons(spark, "unit_price", ["1.2345", "1e3", "£2", "1,50", "1234567890.5", "abc"], ["unit_price_not_decimal"])
 
 
-@pytest.mark.parametrize("quantity, expected", [("6", 6), ("-12", -12), ("+3", 3), ("0", 0)])
-def test_quantity_is_an_integer(spark, quantity, expected):
-    (row,) = clean(spark, raw(quantity=quantity)).select("quantity").collect()
-    assert row.quantity == expected
+def test_quantity_is_an_integer(spark):
+    rows = [raw(quantity=q, stock_code=f"P{i}") for i, q in enumerate(["6", "-12", "+3", "0"])]
+    actual = clean(spark, *rows).select("stock_code", "quantity")
+    want = spark.createDataFrame([("P0", 6), ("P1", -12), ("P2", 3), ("P3", 0)], "stock_code string, quantity int")
+    assert_df_equality(actual, want, ignore_row_order=True, ignore_nullable=True)
 
 
-@pytest.mark.parametrize("quantity", ["3.0", "x", "99999999999", "1 2"])
-def test_a_quantity_that_is_not_an_integer_is_quarantined(spark, quantity):
-    assert reasons_of(spark, raw(quantity=quantity)) == [["quantity_not_integer"]]
+def test_a_quantity_that_is_not_an_integer_is_quarantined(spark):
+    assert_reasons(spark, "quantity", ["3.0", "x", "99999999999", "1 2"], ["quantity_not_integer"])
 
 
 def test_every_reason_that_applies_is_given(spark):

@@ -85,7 +85,7 @@ def stream_job(names: Names, warehouse: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ecom_etl.cli", "stream", "--stream", names.stream, "--customers-table",
          names.customers_table, "--invoices-table", names.invoices_table, "--warehouse", warehouse,
-         "--trigger", "200ms", "--max-records", "6000", *extra],
+         "--trigger", "200ms", "--max-records", "8000", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 

@@ -11,7 +11,7 @@ from ecom_etl.pipeline import StageTimer
 from ecom_etl.stream.kinesis_source import Checkpoint, micro_batches
 from ecom_etl.stream.process import process_batch
 
-RECORD_DDL = "payload string, source string"
+PAYLOAD_DDL = "payload string, source string"
 
 
 def app_id(stream: str) -> str:
@@ -36,7 +36,7 @@ def run_stream(
         names.stream, Checkpoint(checkpoint_dir), max_records, trigger_seconds, stop_when_idle
     ):
         started, timer = time.perf_counter(), StageTimer()
-        frame = spark.createDataFrame(records, RECORD_DDL)
+        frame = spark.createDataFrame(records, PAYLOAD_DDL)
         result = process_batch(spark, frame, batch_id, lake, names, app_id(names.stream), timer)
         commit({**asdict(result), "stage_seconds": timer.seconds})
         done += 1
