@@ -2,6 +2,7 @@
 #   make run         the batch job on the built-in generated data (creates .venv on first use)
 #   make test        the test suite on the Glue 5.1 stack (Spark 3.5.6, Delta 3.3.2)
 #   make test-glue6  the same suite on the Glue 6.0 stack (Spark 4.1.1, Delta 4.2.0, ANSI SQL)
+#   make bench-stream  the streaming benchmark (appends to bench/results/stream.md)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -9,7 +10,7 @@ VENV_GLUE6 ?= .venv-glue6
 WAREHOUSE ?= warehouse
 PYTEST_ARGS ?=
 
-.PHONY: install install-glue6 run test test-glue6 clean
+.PHONY: install install-glue6 run test test-glue6 bench-stream clean
 
 # One virtualenv per Spark stack; each gets its Spark configured for spark-submit (Delta, UTC).
 %/.installed: setup.cfg pyproject.toml
@@ -32,6 +33,9 @@ test: install
 
 test-glue6: install-glue6
 	$(VENV_GLUE6)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench-stream: install
+	$(VENV)/bin/python bench/stream_bench.py
 
 clean:
 	rm -rf $(WAREHOUSE) data/generated .pytest_cache build *.egg-info

@@ -114,6 +114,26 @@ def _add_streaming(sub: argparse._SubParsersAction) -> None:
     _aws_options(serve)
 
 
+def _add_sql(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sql", help="ad-hoc SQL over the lake tables (like Athena)",
+                       description="Run one Spark SQL query over the lake. The tables are named as in the "
+                       "catalog: order_lines, quarantine_order_lines, revenue_daily, revenue_weekly, "
+                       "revenue_monthly, revenue_quarterly, top_products_by_season.")
+    p.add_argument("query", help='the query, e.g. "SELECT * FROM revenue_monthly ORDER BY year, month"')
+    p.add_argument("--warehouse", default="warehouse", help="lake root (default: %(default)s)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=1000, help="rows shown at most (default: %(default)s)")
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from ecom_etl.io import Lake
+    from ecom_etl.query import render, run_sql
+
+    spark = _session("ecom-etl sql")
+    print(render(run_sql(spark, Lake.at(args.warehouse), args.query), args.format, args.limit))
+    return 0
+
+
 def _seconds(text: str) -> float:
     text = text.strip().lower()
     try:
@@ -192,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_setup_spark(sub)
     _add_streaming(sub)
+    _add_sql(sub)
     return parser
 
 
@@ -267,6 +288,7 @@ COMMANDS = {
     "stream": cmd_stream,
     "produce": cmd_produce,
     "serve": cmd_serve,
+    "sql": cmd_sql,
 }
 
 

@@ -30,7 +30,11 @@ STREAM_LINES = 20_000
 @pytest.fixture(scope="session")
 def aws():
     """moto's server on a free port of 127.0.0.1; boto3 (and Spark's workers) reach it by URL."""
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per emulated request otherwise
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=emulator.free_port(), verbose=False)
     server.start()

@@ -1,0 +1,45 @@
+"""`ecom-etl sql`: ad-hoc SQL over the lake tables by name."""
+
+import json
+
+from ecom_etl import cli
+
+
+def sql(capsys, lake, query, *extra) -> tuple[int, str, str]:
+    code = cli.main(["sql", query, "--warehouse", lake.root, *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_tables_are_queried_by_name_in_every_format(capsys, loaded):
+    summary, lake = loaded
+    code, out, _ = sql(capsys, lake, "SELECT count(*) AS n FROM order_lines", "--format", "json")
+    assert code == 0 and json.loads(out) == {"n": summary.silver_rows}
+    code, out, _ = sql(capsys, lake, "SELECT year, month, orders FROM revenue_monthly ORDER BY year, month LIMIT 2",
+                       "--format", "csv")
+    assert code == 0 and out.splitlines()[:2] == ["year,month,orders", out.splitlines()[1]]
+    assert out.splitlines()[1].startswith("2010,12,")
+    code, out, _ = sql(capsys, lake, "SELECT season, count(*) AS n FROM top_products_by_season GROUP BY season ORDER BY season")
+    assert code == 0 and out.splitlines()[0].split() == ["season", "|", "n"] and out.strip().endswith("(4 rows)")
+
+
+def test_money_sums_are_exact_across_tables(capsys, loaded):
+    _, lake = loaded
+    query = ("SELECT (SELECT sum(net_revenue) FROM revenue_quarterly) = (SELECT sum(line_amount) FROM order_lines) AS same")
+    assert json.loads(sql(capsys, lake, query, "--format", "json")[1]) == {"same": True}
+
+
+def test_an_unknown_table_or_a_bad_query_is_one_clear_line(capsys, loaded):
+    _, lake = loaded
+    code, _, err = sql(capsys, lake, "SELECT * FROM sales")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "sales" in err and "the tables are:" in err and "revenue_monthly" in err
+    code, _, err = sql(capsys, lake, "SELEC 1")
+    assert code == 2 and err.startswith("ecom-etl: error: SQL syntax error") and len(err.strip().splitlines()) == 1
+
+
+def test_an_empty_warehouse_says_what_to_do(capsys, spark, tmp_path):
+    from ecom_etl.io import Lake
+
+    code, _, err = sql(capsys, Lake.at(str(tmp_path)), "SELECT 1")
+    assert code == 2 and "run `ecom-etl batch` first" in err
