@@ -217,9 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _session(app: str):
+    from pyspark.sql import SparkSession
+
     from ecom_etl.runtime import local_session
 
-    print("starting Spark (the first run downloads the Delta jars into ~/.ivy2) ...", file=sys.stderr, flush=True)
+    if SparkSession.getActiveSession() is None:
+        print("starting Spark (the first run downloads the Delta jars into ~/.ivy2) ...", file=sys.stderr, flush=True)
     return local_session(app)
 
 

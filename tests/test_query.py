@@ -32,10 +32,10 @@ def test_money_sums_are_exact_across_tables(capsys, loaded):
 def test_an_unknown_table_or_a_bad_query_is_one_clear_line(capsys, loaded):
     _, lake = loaded
     code, _, err = sql(capsys, lake, "SELECT * FROM sales")
-    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert code == 2 and err.strip().splitlines() == [err.strip()]
     assert "sales" in err and "the tables are:" in err and "revenue_monthly" in err
     code, _, err = sql(capsys, lake, "SELEC 1")
-    assert code == 2 and err.startswith("ecom-etl: error: SQL syntax error") and len(err.strip().splitlines()) == 1
+    assert code == 2 and err.startswith("ecom-etl: error: SQL syntax error") and err.strip().splitlines() == [err.strip()]
 
 
 def test_an_empty_warehouse_says_what_to_do(capsys, spark, tmp_path):
