@@ -7,6 +7,8 @@ jobs/glue_runtime.py, which hands the session it gets from Glue to `configure`.
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
+from typing import Iterator
 from importlib import resources
 
 from pyspark.sql import SparkSession
@@ -117,5 +119,20 @@ def local_session(
     )
     for key, value in local_conf(shuffle_partitions, ui).items():
         builder = builder.config(key, value)
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    with _jvm_stdout_to_stderr():
+        spark = configure_spark_with_delta_pip(builder).getOrCreate()
     return configure(spark)
+
+
+@contextmanager
+def _jvm_stdout_to_stderr() -> Iterator[None]:
+    """The JVM inherits our stdout; point it at stderr while Spark starts, so Ivy's and Spark's
+    chatter never mixes with a command's output (`ecom-etl sql --format csv > out.csv`)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
