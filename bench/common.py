@@ -12,9 +12,9 @@ REAL_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
 def machine() -> str:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
-    import pyspark
-    import delta  # noqa: F401 - its version comes from the package metadata
     from importlib.metadata import version
+
+    import pyspark
 
     return (f"{os.cpu_count()} cores, {mem_gb:.0f} GiB, Python {platform.python_version()}, {java}, "
             f"PySpark {pyspark.__version__}, delta-spark {version('delta-spark')}")

@@ -5,7 +5,6 @@ emulator at a steady produce rate. Appends to bench/results/stream.md.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile

@@ -13,7 +13,6 @@ from ecom_etl.schema import (
     QUARANTINE_COLUMNS,
     RAW_INPUT_COLUMNS,
     RAW_LINE,
-    SOURCE,
     UNKNOWN,
 )
 

@@ -13,12 +13,11 @@ import uuid
 
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import functions as F
 
 from ecom_etl.aws import Names, client, use_endpoint
 from ecom_etl.io import Lake
 from ecom_etl.pipeline import run_batch
-from ecom_etl.schema import CLEAN_COLUMNS, RAW_COLUMNS
+from ecom_etl.schema import RAW_COLUMNS
 from ecom_etl.stream import emulator
 from ecom_etl.stream.producer import csv_lines, produce
 from ecom_etl.stream.runner import run_stream
