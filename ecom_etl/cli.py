@@ -295,8 +295,19 @@ COMMANDS = {
 }
 
 
+def _quiet_pyspark_error_logs() -> None:
+    """PySpark 4 logs every SQL error as a JSON line on stderr; the CLI reports it in one line itself."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # PySpark 3.5 has no such logging
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_pyspark_error_logs()
     try:
         return COMMANDS[args.command](args)
     except EtlInputError as exc:
