@@ -3,8 +3,8 @@
 import glob
 import os
 from contextlib import contextmanager
-from typing import Iterator
 from dataclasses import dataclass
+from typing import Iterator
 from urllib.parse import urlparse
 
 from delta.tables import DeltaTable
@@ -23,13 +23,6 @@ from ecom_etl.schema import (
     SOURCE,
 )
 
-REMOTE_SCHEMES = ("s3", "s3a", "s3n")
-
-
-def is_remote(path: str) -> bool:
-    return urlparse(path).scheme in REMOTE_SCHEMES
-
-
 def local_path(path: str) -> str | None:
     """The filesystem path behind a local path or file:// URI; None for S3."""
     parsed = urlparse(path)
@@ -40,7 +33,7 @@ def local_path(path: str) -> str | None:
     return None
 
 
-def _local_files(path: str) -> list[str]:
+def local_files(path: str) -> list[str]:
     """The files Spark would read for a local path, directory or glob; a clear error if none."""
     fs_path = local_path(path)
     assert fs_path is not None
@@ -87,7 +80,7 @@ def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
     The header of every file is checked against the expected one when the data is read.
     """
     if local_path(path) is not None:  # S3 input: Spark checks each header as it reads
-        for file in _local_files(path):
+        for file in local_files(path):
             check_header(file)
     try:
         raw = (

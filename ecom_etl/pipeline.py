@@ -185,15 +185,16 @@ def clean_and_load(
 
 
 def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, progress: Progress) -> BatchSummary:
-    summary = BatchSummary(input_path=input_path, warehouse=lake.root, database=database)
     stage = StageTimer(progress, total=5)
-    summary.stage_seconds = stage.seconds
-
     loaded = clean_and_load(spark, io.read_raw_csv(spark, input_path), lake, datetime.now(timezone.utc), stage=stage)
-    for name in ("raw_rows", "quarantined_rows", "quarantine_reasons", "silver_rows", "unknown_customer_rows",
-                 "new_silver_rows", "new_quarantined_rows"):
-        setattr(summary, name, getattr(loaded, name))
-    summary.duplicates_dropped = summary.raw_rows - summary.quarantined_rows - summary.silver_rows
+    summary = BatchSummary(
+        input_path=input_path,
+        warehouse=lake.root,
+        database=database,
+        duplicates_dropped=loaded.raw_rows - loaded.quarantined_rows - loaded.silver_rows,
+        stage_seconds=stage.seconds,
+        **asdict(loaded),
+    )
 
     with stage("build gold"):
         missing = [t for t in GOLD_TABLES if not io.is_delta_table(spark, lake.gold(t))]

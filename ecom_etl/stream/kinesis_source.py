@@ -29,7 +29,8 @@ class Checkpoint:
         os.makedirs(os.path.join(self.root, "commits"), exist_ok=True)
 
     def _ids(self, kind: str) -> list[int]:
-        return sorted(int(n.split(".")[0]) for n in os.listdir(os.path.join(self.root, kind)) if n[0].isdigit())
+        names = os.listdir(os.path.join(self.root, kind))  # a crash may leave a *.tmp: not written
+        return sorted(int(n.split(".")[0]) for n in names if n[0].isdigit() and not n.endswith(".tmp"))
 
     def _write(self, path: str, text: str) -> None:
         tmp = f"{path}.tmp"

@@ -1,13 +1,11 @@
 """Put order lines on Kinesis: PutRecords ≤ 500 records a call, failed entries re-sent."""
 
 import csv
-import glob
-import os
 import time
 from collections.abc import Iterable, Iterator
 
 from ecom_etl.aws import client
-from ecom_etl.errors import EtlInputError
+from ecom_etl.io import check_header, local_files
 from ecom_etl.schema import RAW_COLUMNS
 from ecom_etl.stream.records import line_to_record
 
@@ -16,25 +14,16 @@ MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 
 
 def csv_lines(path: str) -> Iterator[dict[str, str | None]]:
-    """Order lines of a CSV file, directory or glob, in file order, as raw strings by header name."""
-    if glob.has_magic(path):
-        files = sorted(glob.glob(path))
-    elif os.path.isdir(path):
-        files = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".csv"))
-    elif os.path.exists(path):
-        files = [path]
-    else:
-        raise EtlInputError(f"input path does not exist: {path}")
-    if not files:
-        raise EtlInputError(f"no CSV files at {path}")
+    """Order lines of a CSV file, directory or glob, in file order, as raw strings by header name.
+    Every file's header is checked before the first line is yielded: a bad file sends nothing."""
+    files = local_files(path)  # the files the batch job would read, with the same header check
+    for file in files:
+        check_header(file)
     for file in files:
         with open(file, newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
+            if next(reader, None) is None:
                 continue
-            if [h.lower() for h in header] != [c.lower() for c in RAW_COLUMNS]:
-                raise EtlInputError(f"{file}: unexpected CSV header {','.join(header)!r}")
             for row in reader:
                 yield dict(zip(RAW_COLUMNS, row + [None] * (len(RAW_COLUMNS) - len(row))))
 
