@@ -25,7 +25,8 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--input",
-        help="a CSV file, a directory of them or a glob (local path, file:// or s3://); "
+        help="a CSV file, a directory of them or a glob (local path or file://; s3:// where Spark "
+        "has S3 access, as on Glue); "
         f"default: the built-in generated data in {BUILTIN_DATA}/ (made on first use)",
     )
     p.add_argument("--warehouse", default="warehouse", help="lake root directory or URI (default: %(default)s)")
