@@ -1,16 +1,21 @@
 # Local development of ecom_etl. Needs Python 3.11 and Java 17; nothing else (no Docker, no AWS account).
 #   make run         the batch job on the built-in generated data (creates .venv on first use)
+#   make demo        the whole platform locally; ends with the dashboard and the API running (demo-stop ends it)
 #   make test        the test suite on the Glue 5.1 stack (Spark 3.5.6, Delta 3.3.2)
 #   make test-glue6  the same suite on the Glue 6.0 stack (Spark 4.1.1, Delta 4.2.0, ANSI SQL)
+#   make lint-infra  cfn-lint and checkov over infra/cloudformation (part of make test)
 #   make bench-stream  the streaming benchmark (appends to bench/results/stream.md)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 VENV_GLUE6 ?= .venv-glue6
+VENV_TOOLS ?= .venv-tools
+CFN_LINT_VERSION = 1.58.0
+CHECKOV_VERSION = 3.3.30
 WAREHOUSE ?= warehouse
 PYTEST_ARGS ?=
 
-.PHONY: install install-glue6 run test test-glue6 bench-stream clean
+.PHONY: install install-glue6 run demo demo-stop test test-glue6 lint-infra browser bench-stream clean
 
 # One virtualenv per Spark stack; each gets its Spark configured for spark-submit (Delta, UTC).
 %/.installed: setup.cfg pyproject.toml
@@ -18,6 +23,13 @@ PYTEST_ARGS ?=
 	$*/bin/python -m pip install --quiet --upgrade pip
 	$*/bin/python -m pip install --quiet -e ".[$(if $(findstring glue6,$*),spark4,spark),dev,glue]"
 	$*/bin/ecom-etl setup-spark
+	@touch $@
+
+# The template linters pin their own boto3 and friends: they get a virtualenv of their own.
+$(VENV_TOOLS)/.installed: Makefile
+	@test -x $(VENV_TOOLS)/bin/python || $(PYTHON) -m venv $(VENV_TOOLS)
+	$(VENV_TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_TOOLS)/bin/python -m pip install --quiet cfn-lint==$(CFN_LINT_VERSION) checkov==$(CHECKOV_VERSION)
 	@touch $@
 
 install: $(VENV)/.installed
@@ -28,8 +40,25 @@ run: install
 	$(VENV)/bin/ecom-etl batch --warehouse $(WAREHOUSE) --summary-json $(WAREHOUSE)/summary.json
 	@echo "summary: $(WAREHOUSE)/summary.json   tables: $(WAREHOUSE)/{silver,quarantine,gold}/"
 
-test: install
+demo: install
+	$(VENV)/bin/ecom-etl demo --warehouse $(WAREHOUSE)
+
+demo-stop:
+	@if test -f .ecom-etl/demo.pid; then kill $$(cat .ecom-etl/demo.pid) && echo "demo stopping"; \
+	else echo "no demo running"; $(VENV)/bin/ecom-etl local down; fi
+
+test: install lint-infra browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The dashboard test draws the page in Debian's Chromium (headless).
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint-infra: $(VENV_TOOLS)/.installed
+	$(VENV_TOOLS)/bin/cfn-lint infra/cloudformation/*.yaml
+	$(VENV_TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d infra/cloudformation
 
 test-glue6: install-glue6
 	$(VENV_GLUE6)/bin/python -m pytest $(PYTEST_ARGS)
@@ -38,4 +67,4 @@ bench-stream: install
 	$(VENV)/bin/python bench/stream_bench.py
 
 clean:
-	rm -rf $(WAREHOUSE) data/generated .pytest_cache build *.egg-info
+	rm -rf $(WAREHOUSE) data/generated data/demo-stream local-s3 report.html .pytest_cache build *.egg-info

@@ -31,7 +31,6 @@ def real_data_dir() -> str:
     return path
 
 
-
 @pytest.fixture(scope="session")
 def generated(spark, tmp_path_factory) -> str:
     """A small generated data set, one CSV per day (made once per test run)."""
@@ -50,3 +49,24 @@ def loaded(spark, generated, tmp_path_factory):
 
     lake = Lake.at(str(tmp_path_factory.mktemp("warehouse")))
     return run_batch(spark, generated, lake.root, database="e2e", progress=lambda _: None), lake
+
+
+@pytest.fixture(scope="session")
+def aws():
+    """moto's server on a free port of 127.0.0.1; boto3 (and Spark's workers) reach it by URL."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from ecom_etl.aws import use_endpoint
+    from ecom_etl.stream import emulator
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per emulated request otherwise
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=emulator.free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    use_endpoint(url)
+    yield url
+    server.stop()

@@ -24,7 +24,7 @@ from ecom_etl.runtime import local_session  # noqa: E402
 from ecom_etl.stream import emulator  # noqa: E402
 from ecom_etl.stream.producer import csv_lines  # noqa: E402
 from ecom_etl.stream.process import process_batch  # noqa: E402
-from ecom_etl.stream.records import line_to_record  # noqa: E402
+from ecom_etl.stream.wire import line_to_record  # noqa: E402
 from ecom_etl.stream.runner import run_stream  # noqa: E402
 
 

@@ -8,11 +8,11 @@ from ecom_etl.schema import (
     NON_MERCHANDISE_PREFIX,
     REVENUE_MEASURES,
     REVENUE_TABLES,
-    REVENUE_TYPE,
     TOP_N,
     TOP_PRODUCTS_COLUMNS,
     UNKNOWN,
 )
+from ecom_etl.spark_types import REVENUE_TYPE
 
 
 def is_sale_line() -> Column:

@@ -80,14 +80,45 @@ def _names(args: argparse.Namespace) -> Names:
 
 
 def _add_streaming(sub: argparse._SubParsersAction) -> None:
-    local = sub.add_parser("local", help="start or stop the local AWS emulator (moto server on 127.0.0.1)",
+    local = sub.add_parser("local", help="the local AWS emulator, and Glue jobs of the template run locally",
                            description="`up` starts moto's server on 127.0.0.1 and creates the stream, both "
-                           "DynamoDB tables and the buckets; `down` stops it. State lives in .ecom-etl/.")
-    local.add_argument("action", choices=["up", "down"])
-    local.add_argument("--port", type=int, default=4566, help="emulator port (default: %(default)s)")
-    local.add_argument("--shards", type=int, default=2, help="shards of the stream (default: %(default)s)")
-    _aws_options(local)
-    local.set_defaults(endpoint_url=None)
+                           "DynamoDB tables and the buckets; `down` stops it (state lives in .ecom-etl/). "
+                           "`start-job-run` runs a Glue job of infra/cloudformation/platform.yaml with spark-submit.")
+    actions = local.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser("up", help="start the emulator and create the streaming resources")
+    up.add_argument("--port", type=int, default=4566, help="emulator port (default: %(default)s)")
+    up.add_argument("--shards", type=int, default=2, help="shards of the stream (default: %(default)s)")
+    _aws_options(up)
+    up.set_defaults(endpoint_url=None)
+    actions.add_parser("down", help="stop the emulator")
+    job = actions.add_parser(
+        "start-job-run", help="run a Glue job of the template locally (like `aws glue start-job-run`)",
+        description="Run a Glue job defined in infra/cloudformation/platform.yaml with spark-submit, with the "
+        "template's script and DefaultArguments. S3 locations map to local directories: the artifacts "
+        "bucket to this checkout (jobs/), every other bucket to S3_ROOT/<its logical id>/, e.g. the "
+        "lake to S3_ROOT/LakeBucket/lake.",
+        epilog="example: ecom-etl local start-job-run --job-name batch "
+        "--arguments='--input_path=data/generated'",
+    )
+    job.add_argument("--job-name", required=True, help="the job's logical id, name or name suffix, e.g. batch")
+    job.add_argument("--arguments", help="run arguments over the DefaultArguments, as the AWS CLI takes them: "
+                     "'--name=value,--name2=value2' or a JSON object")
+    job.add_argument("--s3-root", default="local-s3", help="directory standing in for S3 (default: %(default)s)")
+
+    deploy = sub.add_parser(
+        "deploy", help="deploy the platform's CloudFormation stacks (or --destroy them)",
+        description="Build the ecom_etl wheel, create or update stack NAME-artifacts (the code bucket), upload "
+        "the wheel and jobs/*.py into it, then create or update stack NAME from "
+        "infra/cloudformation/platform.yaml through a change set and print its outputs. --destroy deletes "
+        "both stacks; the raw and lake buckets are kept (DeletionPolicy Retain).",
+        epilog="example: ecom-etl deploy --stack ecom --parameters GlueVersion=6.0 AlarmEmail=ops@example.com",
+    )
+    deploy.add_argument("--stack", required=True, help="stack name (resources are named after it)")
+    deploy.add_argument("--region", help="AWS region (default: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)")
+    deploy.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
+                        help="AWS endpoint, e.g. the local emulator (default: $AWS_ENDPOINT_URL, else AWS)")
+    deploy.add_argument("--parameters", nargs="*", metavar="KEY=VALUE", help="template parameters to set")
+    deploy.add_argument("--destroy", action="store_true", help="delete the stacks instead")
 
     stream = sub.add_parser("stream", help="run the streaming job locally: Kinesis -> silver, quarantine, DynamoDB",
                             description="Read the Kinesis stream shard by shard in micro-batches and write each "
@@ -126,6 +157,43 @@ def _add_sql(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=1000, help="rows shown at most (default: %(default)s)")
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write the HTML dashboard of the lake (opens offline)",
+                       description="Write one self-contained HTML file (no CDN, opens offline): monthly and "
+                       "quarterly revenue, the weekly trend, the top 10 products per season, revenue by "
+                       "country, the share of orders from unknown customers and a data-quality panel.")
+    p.add_argument("--warehouse", default="warehouse", help="lake root (default: %(default)s)")
+    p.add_argument("--out", default="report.html", help="output file (default: %(default)s)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ecom_etl.io import Lake
+    from ecom_etl.report import write_report
+
+    out = write_report(_session("ecom-etl report"), Lake.at(args.warehouse), args.out)
+    print(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB); open it in a browser")
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the whole platform locally: emulator, batch, stream, dashboard, API",
+                       description="Start the local AWS emulator, run the batch job on the built-in data, POST "
+                       "a slice of new order lines to the API and stream them through Kinesis and the streaming "
+                       "job, write the dashboard, then keep the API running until Ctrl-C (`make demo`).")
+    p.add_argument("--warehouse", default="warehouse", help="lake root (default: %(default)s)")
+    p.add_argument("--out", default="report.html", help="dashboard file (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8080, help="API port (default: %(default)s)")
+    p.add_argument("--emulator-port", type=int, default=4566, help="emulator port (default: %(default)s)")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ecom_etl.demo import run_demo
+
+    run_demo(_session("ecom-etl demo"), args.warehouse, BUILTIN_DATA, BUILTIN_ROWS, _generate, args.out,
+             args.emulator_port, args.port, _progress)
+    return 0
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from ecom_etl.io import Lake
     from ecom_etl.query import render, run_sql
@@ -148,6 +216,12 @@ def _seconds(text: str) -> float:
 def cmd_local(args: argparse.Namespace) -> int:
     from ecom_etl.stream import emulator
 
+    if args.action == "start-job-run":
+        from pathlib import Path
+
+        from ecom_etl.glue_local import parse_arguments, start_job_run
+
+        return start_job_run(args.job_name, parse_arguments(args.arguments), Path(args.s3_root), _progress)
     if args.action == "down":
         print("emulator stopped" if emulator.stop() else "no emulator was running", file=sys.stderr)
         return 0
@@ -161,6 +235,30 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from ecom_etl.deploy import deploy, destroy, parse_parameters
+
+    if args.region:
+        os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = args.region
+    use_endpoint(args.endpoint_url)
+    poll = 0.5 if args.endpoint_url else 5.0
+    if args.destroy:
+        kept = destroy(args.stack, _progress, poll)
+        print(f"deleted stacks {args.stack} and {args.stack}-artifacts")
+        for resource in kept:
+            print(f"kept (DeletionPolicy Retain): {resource}")
+        return 0
+    result = deploy(args.stack, parse_parameters(args.parameters), _progress, poll)
+    print(f"stack {result.name}: {result.status}")
+    for key, value in sorted(result.outputs.items()):
+        print(f"  {key:<22} {value}")
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def cmd_stream(args: argparse.Namespace) -> int:
     from ecom_etl.io import Lake
     from ecom_etl.stream.runner import run_stream
@@ -171,8 +269,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     spark = _session("ecom-etl stream")
     print(f"streaming {names.stream} into {args.warehouse} every {trigger:g}s (checkpoint {checkpoint}); Ctrl-C stops",
           file=sys.stderr)
-    progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    run_stream(spark, names, args.warehouse, checkpoint, trigger, args.max_records, args.stop_when_idle, progress)
+    run_stream(spark, names, args.warehouse, checkpoint, trigger, args.max_records, args.stop_when_idle, _progress)
     return 0
 
 
@@ -181,8 +278,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
     names = _names(args)
     started = time.perf_counter()
-    progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    sent = produce(names.stream, csv_lines(args.input), args.rate, args.limit, progress)
+    sent = produce(names.stream, csv_lines(args.input), args.rate, args.limit, _progress)
     print(f"sent {sent:,} records to {names.stream} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     return 0
 
@@ -214,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setup_spark(sub)
     _add_streaming(sub)
     _add_sql(sub)
+    _add_report(sub)
+    _add_demo(sub)
     return parser
 
 
@@ -267,9 +365,11 @@ def format_summary(summary) -> str:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from ecom_etl.io import write_text
+    from ecom_etl.io import check_input, write_text
     from ecom_etl.pipeline import run_batch
 
+    if args.input is not None:
+        check_input(args.input)  # before Spark starts: a wrong path fails at once
     spark = _session("ecom-etl batch")
     input_path = args.input
     if input_path is None:
@@ -293,6 +393,9 @@ COMMANDS = {
     "produce": cmd_produce,
     "serve": cmd_serve,
     "sql": cmd_sql,
+    "deploy": cmd_deploy,
+    "report": cmd_report,
+    "demo": cmd_demo,
 }
 
 

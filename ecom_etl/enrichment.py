@@ -3,7 +3,8 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ecom_etl.schema import AMOUNT_TYPE, SILVER_COLUMNS
+from ecom_etl.schema import SILVER_COLUMNS
+from ecom_etl.spark_types import AMOUNT_TYPE
 
 
 def season_of(month: F.Column) -> F.Column:

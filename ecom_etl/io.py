@@ -19,9 +19,10 @@ from ecom_etl.schema import (
     RAW_COLUMNS,
     RAW_FIELDS,
     RAW_LINE,
-    RAW_SCHEMA,
     SOURCE,
 )
+from ecom_etl.spark_types import RAW_SCHEMA
+
 
 def local_path(path: str) -> str | None:
     """The filesystem path behind a local path or file:// URI; None for S3."""
@@ -73,15 +74,21 @@ def check_header(file: str) -> None:
         raise EtlInputError(f"{file}: unexpected CSV header {shown!r}, expected {','.join(RAW_COLUMNS)!r}")
 
 
+def check_input(path: str) -> None:
+    """Local input: every file exists and has the expected header, checked without Spark, so a
+    wrong path fails in a second. S3 input is checked by Spark as it reads each file."""
+    if local_path(path) is not None:
+        for file in local_files(path):
+            check_header(file)
+
+
 def read_raw_csv(spark: SparkSession, path: str) -> DataFrame:
     """Raw order lines from a CSV file, directory or glob, as the columns cleaning expects:
     every field a string, `raw_line` (the line, when its field count is wrong) and `source` (the file).
 
     The header of every file is checked against the expected one when the data is read.
     """
-    if local_path(path) is not None:  # S3 input: Spark checks each header as it reads
-        for file in local_files(path):
-            check_header(file)
+    check_input(path)
     try:
         raw = (
             spark.read.option("header", True)
@@ -108,6 +115,7 @@ def write_text(path: str, text: str) -> None:
     """Write a small text file (a run summary) to a local path or to S3 (AWS_ENDPOINT_URL is honoured)."""
     fs_path = local_path(path)
     if fs_path is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(fs_path)), exist_ok=True)
         with open(fs_path, "w", encoding="utf-8") as fh:
             fh.write(text)
         return
@@ -143,6 +151,11 @@ class Lake:
 
     def gold(self, name: str) -> str:
         return f"{self.root}/gold/{name}"
+
+    @property
+    def runs(self) -> str:
+        """Batch run summaries, one JSON file per run, named by start time so they sort."""
+        return f"{self.root}/_runs"
 
     def tables(self) -> dict[str, str]:
         """Catalog table name -> location, for every table of the lake."""

@@ -1,5 +1,6 @@
 """The batch job: raw CSV -> quarantine + silver (inserted once) -> gold, with a reconciling summary."""
 
+import json
 import sys
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ class BatchSummary:
     input_path: str
     warehouse: str
     database: str
+    run_at: str = ""  # start of the run, UTC ISO 8601
     raw_rows: int = 0
     silver_rows: int = 0  # distinct clean lines in this input
     duplicates_dropped: int = 0
@@ -186,11 +188,13 @@ def clean_and_load(
 
 def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, progress: Progress) -> BatchSummary:
     stage = StageTimer(progress, total=5)
-    loaded = clean_and_load(spark, io.read_raw_csv(spark, input_path), lake, datetime.now(timezone.utc), stage=stage)
+    started = datetime.now(timezone.utc)
+    loaded = clean_and_load(spark, io.read_raw_csv(spark, input_path), lake, started, stage=stage)
     summary = BatchSummary(
         input_path=input_path,
         warehouse=lake.root,
         database=database,
+        run_at=started.isoformat(timespec="seconds"),
         duplicates_dropped=loaded.raw_rows - loaded.quarantined_rows - loaded.silver_rows,
         stage_seconds=stage.seconds,
         **asdict(loaded),
@@ -211,4 +215,6 @@ def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, pro
     with stage("register tables"):
         io.register_tables(spark, database, lake)
         summary.tables = lake.tables()
+    # Every run leaves its reconciliation in the lake (the dashboard's data-quality panel reads it).
+    io.write_text(f"{lake.runs}/batch-{started:%Y%m%dT%H%M%S%fZ}.json", json.dumps(summary.to_dict(), indent=2, default=str))
     return summary

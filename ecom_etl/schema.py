@@ -1,6 +1,8 @@
-"""Column names and types of every table, in one place (docs/data-contract.md is the prose)."""
+"""Column and table names of every table, in one place (docs/data-contract.md is the prose).
 
-from pyspark.sql import types as T
+Plain Python: the API's Lambda package imports it without Spark. The Spark types are in
+ecom_etl.spark_types.
+"""
 
 # The raw CSV header, in file order. Every column is read as a string.
 RAW_COLUMNS: tuple[str, ...] = (
@@ -14,16 +16,6 @@ RAW_COLUMNS: tuple[str, ...] = (
     "Country",
 )
 CORRUPT_COLUMN = "_corrupt_record"
-
-RAW_SCHEMA = T.StructType(
-    [T.StructField(c, T.StringType()) for c in RAW_COLUMNS]
-    + [T.StructField(CORRUPT_COLUMN, T.StringType())]
-)
-
-# Money types: prices have up to 3 fraction digits; amounts and sums stay exact.
-PRICE_TYPE = T.DecimalType(12, 3)
-AMOUNT_TYPE = T.DecimalType(22, 3)
-REVENUE_TYPE = T.DecimalType(32, 3)
 
 UNKNOWN = "unknown"
 

@@ -13,7 +13,7 @@ import sys
 
 from glue_runtime import exit_on_input_error, job_session, resolve_args
 
-from ecom_etl.io import write_text
+from ecom_etl.io import check_input, write_text
 from ecom_etl.pipeline import run_batch
 
 REQUIRED = ["JOB_NAME", "input_path", "warehouse_path"]
@@ -22,6 +22,7 @@ OPTIONAL = {"database": "ecom", "summary_path": ""}
 
 def main() -> int:
     args = resolve_args(sys.argv, REQUIRED, OPTIONAL)
+    check_input(args["input_path"])  # before Spark starts: a wrong path fails at once
     with job_session(args, sys.argv) as run:
         summary = run_batch(run.spark, args["input_path"], args["warehouse_path"], args["database"])
     text = json.dumps(summary.to_dict(), indent=2, default=str)

@@ -1,4 +1,4 @@
-"""jobs/: Glue argument conventions, and the batch job under a real spark-submit."""
+"""jobs/: Glue argument conventions, and the template's batch job under a real spark-submit."""
 
 import json
 import os
@@ -47,29 +47,32 @@ def test_glue_is_recognised_from_the_run_arguments_not_from_imports(monkeypatch)
     assert not on_glue(["x.py", "--JOB_RUN_ID", "jr_1"])
 
 
-def spark_submit(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
-    return subprocess.run(["spark-submit", os.path.join(ROOT, "jobs", "batch_etl.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=600)
+def start_job_run(s3_root, *arguments: str) -> subprocess.CompletedProcess:
+    """`ecom-etl local start-job-run` of the template's batch job: spark-submit with its DefaultArguments."""
+    return subprocess.run(
+        [sys.executable, "-m", "ecom_etl.cli", "local", "start-job-run", "--job-name", "batch",
+         "--s3-root", str(s3_root), f"--arguments={','.join(arguments)}"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
 
 
-def test_spark_submit_writes_the_same_tables_as_the_library(spark, generated, loaded, tmp_path):
+def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(spark, generated, loaded, tmp_path):
     from tests.test_pipeline import assert_same_lake
 
     from ecom_etl.io import Lake
 
     summary, lake = loaded
-    warehouse = tmp_path / "wh"
-    done = spark_submit("--JOB_NAME", "local", "--input_path", generated, "--warehouse_path", str(warehouse),
-                        "--summary_path", str(tmp_path / "s.json"))
+    done = start_job_run(tmp_path, f"--input_path={generated}")
     assert done.returncode == 0, done.stderr[-3000:]
-    written = json.loads((tmp_path / "s.json").read_text())
+    assert "spark-submit" in done.stderr and "batch_etl.py --JOB_NAME local-batch" in done.stderr
+    # The template's --warehouse_path and --summary_path (s3://LakeBucket/...), mapped under the S3 root.
+    written = json.loads((tmp_path / "LakeBucket" / "runs" / "batch-summary.json").read_text())
     assert (written["raw_rows"], written["silver_rows"], written["reconciles"]) == (summary.raw_rows, summary.silver_rows, True)
-    assert_same_lake(spark, Lake.at(str(warehouse)), lake)
+    assert_same_lake(spark, Lake.at(str(tmp_path / "LakeBucket" / "lake")), lake)
 
 
-def test_spark_submit_with_bad_input_exits_with_one_line(tmp_path):
-    done = spark_submit("--JOB_NAME", "local", "--input_path", str(tmp_path / "nope"), "--warehouse_path", str(tmp_path))
+def test_the_batch_job_with_bad_input_exits_with_one_line(tmp_path):
+    done = start_job_run(tmp_path, f"--input_path={tmp_path / 'nope'}")
     assert done.returncode == 2
     # spark-submit's PythonRunner merges the script's stderr into its stdout.
     errors = [line for line in (done.stdout + done.stderr).splitlines() if "error" in line.lower()]

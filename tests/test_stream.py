@@ -14,7 +14,7 @@ import uuid
 import pytest
 from chispa import assert_df_equality
 
-from ecom_etl.aws import Names, client, use_endpoint
+from ecom_etl.aws import Names, client
 from ecom_etl.io import Lake
 from ecom_etl.pipeline import run_batch
 from ecom_etl.schema import RAW_COLUMNS
@@ -24,24 +24,6 @@ from ecom_etl.stream.runner import run_stream
 from ecom_etl.stream.server import make_server
 
 STREAM_LINES = 20_000
-
-
-@pytest.fixture(scope="session")
-def aws():
-    """moto's server on a free port of 127.0.0.1; boto3 (and Spark's workers) reach it by URL."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per emulated request otherwise
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=emulator.free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    use_endpoint(url)
-    yield url
-    server.stop()
 
 
 @pytest.fixture

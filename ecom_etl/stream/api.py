@@ -15,8 +15,7 @@ from decimal import Decimal, InvalidOperation
 from ecom_etl.aws import Names, client
 from ecom_etl.schema import RAW_COLUMNS
 from ecom_etl.stream import dynamo
-from ecom_etl.stream.producer import MAX_RECORDS_PER_CALL, partition_key, put_records
-from ecom_etl.stream.records import line_to_record
+from ecom_etl.stream.wire import MAX_RECORDS_PER_CALL, line_to_record, partition_key, put_records
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_LINES = MAX_RECORDS_PER_CALL
@@ -24,13 +23,13 @@ REQUIRED_TEXT = ("InvoiceNo", "StockCode", "InvoiceDate")
 OPTIONAL_TEXT = ("Description", "CustomerID", "Country")
 
 
+# Environment variable -> the Names field it sets (the template's Lambda Environment has these).
+ENVIRONMENT = {"STREAM_NAME": "stream", "CUSTOMERS_TABLE": "customers_table", "INVOICES_TABLE": "invoices_table"}
+
+
 def names() -> Names:
     default = Names()
-    return Names(
-        stream=os.environ.get("STREAM_NAME", default.stream),
-        customers_table=os.environ.get("CUSTOMERS_TABLE", default.customers_table),
-        invoices_table=os.environ.get("INVOICES_TABLE", default.invoices_table),
-    )
+    return Names(**{field: os.environ.get(var, getattr(default, field)) for var, field in ENVIRONMENT.items()})
 
 
 def response(status: int, body) -> dict:

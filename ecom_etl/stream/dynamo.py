@@ -19,6 +19,9 @@ from botocore.exceptions import ClientError
 
 from ecom_etl.aws import client
 
+# (partition key, sort key) of each table, all strings; the template's KeySchema must say the same.
+CUSTOMERS_KEYS = ("CustomerID", "InvoiceNo")
+INVOICES_KEYS = ("InvoiceNo", "LineKey")
 MAX_BATCH_WRITE = 25  # AWS's limit per BatchWriteItem call (an emulator may accept more: we don't)
 
 

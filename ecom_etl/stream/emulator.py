@@ -11,6 +11,7 @@ import urllib.request
 from botocore.exceptions import ClientError
 
 from ecom_etl.aws import Names, client
+from ecom_etl.stream import dynamo
 
 STATE_DIR = ".ecom-etl"
 DEFAULT_PORT = 4566
@@ -87,8 +88,8 @@ def create_resources(names: Names, shards: int = 2, buckets: tuple[str, ...] = B
     _exists_ok(kinesis.create_stream, StreamName=names.stream, ShardCount=shards)
     kinesis.get_waiter("stream_exists").wait(StreamName=names.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
     for table, (partition, sort) in (
-        (names.customers_table, ("CustomerID", "InvoiceNo")),
-        (names.invoices_table, ("InvoiceNo", "LineKey")),
+        (names.customers_table, dynamo.CUSTOMERS_KEYS),
+        (names.invoices_table, dynamo.INVOICES_KEYS),
     ):
         _exists_ok(
             dynamodb.create_table,

@@ -1,4 +1,4 @@
-"""Put order lines on Kinesis: PutRecords ≤ 500 records a call, failed entries re-sent."""
+"""Replay order lines from CSV files onto Kinesis at a steady rate (the wire format is in wire.py)."""
 
 import csv
 import time
@@ -7,10 +7,7 @@ from collections.abc import Iterable, Iterator
 from ecom_etl.aws import client
 from ecom_etl.io import check_header, local_files
 from ecom_etl.schema import RAW_COLUMNS
-from ecom_etl.stream.records import line_to_record
-
-MAX_RECORDS_PER_CALL = 500  # AWS's PutRecords limit
-MAX_BYTES_PER_CALL = 5 * 1024 * 1024
+from ecom_etl.stream.wire import MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL, line_to_record, partition_key, put_records
 
 
 def csv_lines(path: str) -> Iterator[dict[str, str | None]]:
@@ -26,23 +23,6 @@ def csv_lines(path: str) -> Iterator[dict[str, str | None]]:
                 continue
             for row in reader:
                 yield dict(zip(RAW_COLUMNS, row + [None] * (len(RAW_COLUMNS) - len(row))))
-
-
-def partition_key(line: dict) -> str:
-    """InvoiceNo keeps an invoice's lines on one shard, in order; Kinesis needs 1-256 characters."""
-    return ((line.get("InvoiceNo") or "").strip() or "_")[:256]
-
-
-def put_records(stream: str, entries: list[dict], kinesis=None, max_attempts: int = 10) -> None:
-    """One PutRecords call's worth of entries, re-sending those that failed until all are in."""
-    kinesis = kinesis or client("kinesis")
-    for attempt in range(max_attempts):
-        response = kinesis.put_records(StreamName=stream, Records=entries)
-        if not response.get("FailedRecordCount"):
-            return
-        entries = [e for e, r in zip(entries, response["Records"]) if "ErrorCode" in r]
-        time.sleep(min(0.1 * 2**attempt, 2.0))
-    raise RuntimeError(f"Kinesis kept rejecting {len(entries)} records of {stream}")
 
 
 def produce(

@@ -1,7 +1,5 @@
 """Stream records (one JSON order line each) <-> the raw columns cleaning expects."""
 
-import json
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -26,8 +24,3 @@ def records_to_raw(records: DataFrame) -> DataFrame:
         F.when(~is_object | F.col("payload").isNull(), F.coalesce(F.col("payload"), F.lit(""))).alias(RAW_LINE),
         F.col("source").alias(SOURCE),
     )
-
-
-def line_to_record(line: dict[str, str | None]) -> bytes:
-    """One order line (raw CSV strings by header name) as the JSON a record carries."""
-    return json.dumps({c: line.get(c) for c in RAW_COLUMNS}, separators=(",", ":")).encode("utf-8")

@@ -7,11 +7,19 @@ from urllib.parse import unquote, urlparse
 
 from ecom_etl.stream import api
 
+# (method, API Gateway resource path, handler): the same routes as the template's API.
 ROUTES = (
-    ("POST", re.compile(r"^/orders/?$"), api.post_orders),
-    ("GET", re.compile(r"^/customers/(?P<id>[^/]+)/invoices/?$"), api.get_customer_invoices),
-    ("GET", re.compile(r"^/invoices/(?P<invoice_no>[^/]+)/?$"), api.get_invoice),
+    ("POST", "/orders", api.post_orders),
+    ("GET", "/customers/{id}/invoices", api.get_customer_invoices),
+    ("GET", "/invoices/{invoice_no}", api.get_invoice),
 )
+
+
+def _pattern(resource_path: str) -> re.Pattern:
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", resource_path) + "/?$")
+
+
+_MATCHERS = [(method, _pattern(path), handler) for method, path, handler in ROUTES]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -22,7 +30,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         limit = api.MAX_BODY_BYTES
         body = self.rfile.read(min(length, limit + 1)).decode("utf-8", errors="replace") if length else None
-        for route_method, pattern, handler in ROUTES:
+        for route_method, pattern, handler in _MATCHERS:
             found = pattern.match(path)
             if found and route_method == method:
                 event = {
