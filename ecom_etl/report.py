@@ -158,7 +158,7 @@ def figures(data: ReportData) -> dict[str, object]:
         x=[float(r["net_revenue"]) for r in data.countries][::-1], y=[r["country"] for r in data.countries][::-1],
         orientation="h", marker_color="#17becf", hovertemplate="%{y}: £%{x:,.0f}<extra></extra>"))
     country.update_layout(title=f"Net revenue by country (top {TOP_COUNTRIES}, log scale)", xaxis_type="log",
-                          xaxis=dict(tickprefix="£"), **{**_LAYOUT, "height": 460})
+                          xaxis=dict(tickprefix="£", dtick=1, tickformat=",.0f"), **{**_LAYOUT, "height": 460})
     figs["countries"] = country
 
     unknown = go.Figure(go.Pie(labels=["known customer", "unknown customer"],
@@ -171,6 +171,11 @@ def figures(data: ReportData) -> dict[str, object]:
                                orientation="h", marker_color="#8c564b",
                                hovertemplate="%{y}: %{x:,} rows<extra></extra>"))
     reasons.update_layout(title="Quarantined rows by reason", **_LAYOUT)
+    if not data.quarantine_reasons:
+        reasons.add_annotation(text="No quarantined rows: every line met the contract", showarrow=False,
+                               x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16))
+        reasons.update_xaxes(visible=False)
+        reasons.update_yaxes(visible=False)
     figs["quality"] = reasons
     return figs
 
