@@ -186,6 +186,15 @@ def clean_and_load(
     )
 
 
+def refresh_gold(spark: SparkSession, lake: io.Lake) -> dict[str, int]:
+    """Rebuild every gold table from the whole silver table (read once); rows written per table."""
+    silver = spark.read.format("delta").load(lake.silver).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return {name: io.overwrite(table, lake.gold(name)) for name, table in build_gold(silver).items()}
+    finally:
+        silver.unpersist()
+
+
 def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, progress: Progress) -> BatchSummary:
     stage = StageTimer(progress, total=5)
     started = datetime.now(timezone.utc)
@@ -204,10 +213,7 @@ def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, pro
         missing = [t for t in GOLD_TABLES if not io.is_delta_table(spark, lake.gold(t))]
         summary.gold_rebuilt = summary.new_silver_rows > 0 or bool(missing)
         if summary.gold_rebuilt:
-            silver = spark.read.format("delta").load(lake.silver).persist(StorageLevel.MEMORY_AND_DISK)
-            for name, table in build_gold(silver).items():
-                summary.gold_rows[name] = io.overwrite(table, lake.gold(name))
-            silver.unpersist()
+            summary.gold_rows = refresh_gold(spark, lake)
         else:
             for name in GOLD_TABLES:
                 summary.gold_rows[name] = spark.read.format("delta").load(lake.gold(name)).count()
