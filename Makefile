@@ -4,6 +4,7 @@
 #   make test        the test suite on the Glue 5.1 stack (Spark 3.5.6, Delta 3.3.2)
 #   make test-glue6  the same suite on the Glue 6.0 stack (Spark 4.1.1, Delta 4.2.0, ANSI SQL)
 #   make lint-infra  cfn-lint and checkov over infra/cloudformation (part of make test)
+#   make bench       Spark vs DuckDB vs pandas at 1x, 10x, 100x (appends to bench/results/batch.md; long)
 #   make bench-stream  the streaming benchmark (appends to bench/results/stream.md)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -15,13 +16,13 @@ CHECKOV_VERSION = 3.3.30
 WAREHOUSE ?= warehouse
 PYTEST_ARGS ?=
 
-.PHONY: install install-glue6 run demo demo-stop test test-glue6 lint-infra browser bench-stream clean
+.PHONY: install install-glue6 run demo demo-stop test test-glue6 lint-infra browser bench bench-stream clean
 
 # One virtualenv per Spark stack; each gets its Spark configured for spark-submit (Delta, UTC).
 %/.installed: setup.cfg pyproject.toml
 	@test -x $*/bin/python || $(PYTHON) -m venv $*
 	$*/bin/python -m pip install --quiet --upgrade pip
-	$*/bin/python -m pip install --quiet -e ".[$(if $(findstring glue6,$*),spark4,spark),dev,glue]"
+	$*/bin/python -m pip install --quiet -e ".[$(if $(findstring glue6,$*),spark4,spark),dev,glue,bench]"
 	$*/bin/ecom-etl setup-spark
 	@touch $@
 
@@ -62,6 +63,12 @@ lint-infra: $(VENV_TOOLS)/.installed
 
 test-glue6: install-glue6
 	$(VENV_GLUE6)/bin/python -m pytest $(PYTEST_ARGS)
+
+BENCH_SIZES ?= 1x,10x,100x
+BENCH_RUNS ?= 3
+
+bench: install
+	$(VENV)/bin/python bench/batch_bench.py --sizes $(BENCH_SIZES) --runs $(BENCH_RUNS) --test-suite
 
 bench-stream: install
 	$(VENV)/bin/python bench/stream_bench.py

@@ -37,3 +37,46 @@ def append_section(path: str, title: str, body: str) -> None:
         if new:
             fh.write(f"# {title}\n\nEach run of the benchmark appends a section; newest last.\n")
         fh.write(f"\n## {stamp}\n\nMachine: {machine()}\n\n{body.rstrip()}\n")
+
+
+GOLD_TABLES = ("revenue_daily", "revenue_weekly", "revenue_monthly", "revenue_quarterly", "top_products_by_season")
+
+
+def _rows(table) -> list[tuple]:
+    """A pyarrow table as sorted tuples of comparable values (decimals as exact strings)."""
+    from decimal import Decimal
+
+    def norm(v):
+        if isinstance(v, Decimal):
+            return f"{v:.3f}"
+        if hasattr(v, "isoformat"):
+            return v.isoformat()[:10] if type(v).__name__ in ("date", "Timestamp", "datetime") else v.isoformat()
+        return v
+
+    columns = sorted(table.column_names)
+    data = table.select(columns).to_pylist()
+    return sorted(tuple(norm(r[c]) for c in columns) for r in data)
+
+
+def spark_gold(warehouse: str) -> dict[str, list[tuple]]:
+    from deltalake import DeltaTable
+
+    return {t: _rows(DeltaTable(os.path.join(warehouse, "gold", t)).to_pyarrow_table()) for t in GOLD_TABLES}
+
+
+def parquet_gold(out_dir: str) -> dict[str, list[tuple]]:
+    import pyarrow.parquet as pq
+
+    return {t: _rows(pq.read_table(os.path.join(out_dir, f"{t}.parquet"))) for t in GOLD_TABLES}
+
+
+def gold_differences(want: dict[str, list[tuple]], got: dict[str, list[tuple]]) -> list[str]:
+    """Empty when both hold the same rows in every gold table; else one line per differing table."""
+    problems = []
+    for table in GOLD_TABLES:
+        a, b = want[table], got[table]
+        if a != b:
+            only_a = [r for r in a if r not in set(b)][:2]
+            only_b = [r for r in b if r not in set(a)][:2]
+            problems.append(f"{table}: {len(a)} vs {len(b)} rows; e.g. {only_a} vs {only_b}")
+    return problems

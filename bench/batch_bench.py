@@ -1,0 +1,206 @@
+"""Batch benchmark: the Spark job against a DuckDB and a pandas reference, at 1x, 10x and 100x.
+
+    python bench/batch_bench.py [--sizes 1x,10x,100x] [--runs 3] [--test-suite]
+
+Per size: every implementation runs once and the gold tables of all three must be identical; then
+each runs --runs times more and the median wall time and the peak RSS (the whole process tree,
+sampled every 0.2 s) are reported, with rows/s and the Spark/DuckDB and Spark/pandas ratios of the
+same run. 1x is the real data set (../shared), 10x and 100x are generated once into bench/.data and
+reused. Results are appended to bench/results/batch.md.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from common import REAL_DATA, append_section, gold_differences, median, parquet_gold, spark_gold  # noqa: E402
+
+REAL_ROWS = 541_909
+DATA_DIR = os.path.join(HERE, ".data")
+RESULTS = os.path.join(HERE, "results", "batch.md")
+MEMORY_CAP = 16 * 2**30  # a reference that grows past this is stopped and reported as out of memory
+PY = sys.executable
+CLI = [PY, "-m", "ecom_etl.cli"]
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss: int
+    ok: bool
+    note: str = ""
+
+
+@dataclass
+class Result:
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def ok_runs(self) -> list[Run]:
+        return [r for r in self.runs if r.ok]
+
+    def median_seconds(self) -> float | None:
+        return median([r.seconds for r in self.ok_runs]) if self.ok_runs else None
+
+    def peak(self) -> int:
+        return max((r.peak_rss for r in self.runs), default=0)
+
+
+def measure(cmd: list[str], log: str) -> Run:
+    """Wall time and peak RSS of the process tree of `cmd` (stopped beyond MEMORY_CAP)."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    started = time.perf_counter()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    root, peak, capped = psutil.Process(proc.pid), 0, False
+
+    def sample() -> None:
+        nonlocal peak, capped
+        while proc.poll() is None:
+            try:
+                rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            except psutil.Error:
+                continue
+            peak = max(peak, rss)
+            if rss > MEMORY_CAP:
+                capped = True
+                for p in [*root.children(recursive=True), root]:
+                    p.kill()
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = proc.wait()
+    seconds = time.perf_counter() - started
+    sampler.join()
+    if capped:
+        return Run(seconds, peak, False, f"stopped at {MEMORY_CAP / 2**30:.0f} GiB (out of memory)")
+    return Run(seconds, peak, code == 0, "" if code == 0 else f"exit {code}, see {log}")
+
+
+def dataset(size: str) -> tuple[str, int]:
+    """(input directory, rows) of a size; generated sizes are written once and reused."""
+    factor = int(size.rstrip("x"))
+    if factor == 1 and os.path.isdir(REAL_DATA):
+        return os.path.abspath(REAL_DATA), REAL_ROWS
+    rows = REAL_ROWS * factor
+    out = os.path.join(DATA_DIR, size)
+    if not os.path.exists(os.path.join(out, "_DONE")):
+        shutil.rmtree(out, ignore_errors=True)
+        print(f"generating {size}: {rows:,} rows into {out} (once) ...", flush=True)
+        subprocess.run([*CLI, "generate", "--rows", str(rows), "--out", out, "--seed", str(factor)], check=True, cwd=ROOT)
+        open(os.path.join(out, "_DONE"), "w").close()
+    return out, rows
+
+
+def commands(input_dir: str, out: str) -> dict[str, list[str]]:
+    return {
+        "spark": [*CLI, "batch", "--input", input_dir, "--warehouse", out, "--summary-json", os.path.join(out, "s.json")],
+        "duckdb": [PY, os.path.join(HERE, "duckdb_ref.py"), input_dir, out],
+        "pandas": [PY, os.path.join(HERE, "pandas_ref.py"), input_dir, out],
+    }
+
+
+ENGINES = ("spark", "duckdb", "pandas")
+
+
+def _run_once(size: str, name: str, input_dir: str, work: str, label: str) -> tuple[Run, str]:
+    out = os.path.join(work, f"{size}-{name}")
+    shutil.rmtree(out, ignore_errors=True)
+    run = measure(commands(input_dir, out)[name], os.path.join(work, f"{size}-{name}.log"))
+    print(f"  {size} {name:<6} {label}: {run.seconds:7.1f} s, peak {run.peak_rss / 2**30:5.2f} GiB"
+          f"{'  ' + run.note if run.note else ''}", flush=True)
+    return run, out
+
+
+def bench_size(size: str, runs: int, work: str) -> tuple[dict[str, Result], int]:
+    input_dir, rows = dataset(size)
+    results = {name: Result() for name in ENGINES}
+    golds = {}
+    for name in ENGINES:  # the check: one run each (it also warms the page cache), gold tables compared
+        run, out = _run_once(size, name, input_dir, work, "check")
+        if run.ok:
+            golds[name] = spark_gold(out) if name == "spark" else parquet_gold(out)
+            if name == "spark":
+                with open(os.path.join(out, "s.json"), encoding="utf-8") as fh:
+                    rows = json.load(fh)["raw_rows"]
+        else:
+            results[name].runs.append(run)  # e.g. out of memory: reported, not retried
+        shutil.rmtree(out, ignore_errors=True)
+    if "spark" not in golds:
+        raise SystemExit(f"{size}: the Spark job failed; see {work}/{size}-spark.log")
+    problems = [f"{n}: {d}" for n in ("duckdb", "pandas") if n in golds for d in gold_differences(golds["spark"], golds[n])]
+    if problems:
+        raise SystemExit(f"{size}: the gold tables differ:\n  " + "\n  ".join(problems))
+    print(f"  {size}: gold tables identical across {', '.join(sorted(golds))}", flush=True)
+    for attempt in range(1, runs + 1):
+        for name in golds:
+            run, out = _run_once(size, name, input_dir, work, f"run {attempt}/{runs}")
+            results[name].runs.append(run)
+            shutil.rmtree(out, ignore_errors=True)
+    return results, rows
+
+
+def _fmt_seconds(result: Result) -> str:
+    m = result.median_seconds()
+    return f"{m:.1f}" if m is not None else (result.runs[0].note if result.runs else "n/a")
+
+
+def table(rows_by_size: dict[str, int], results_by_size: dict[str, dict[str, Result]]) -> str:
+    lines = ["| size | rows | engine | wall s (median) | runs | peak RSS GiB | rows/s | Spark ÷ this |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for size, results in results_by_size.items():
+        spark = results["spark"].median_seconds()
+        for name, result in results.items():
+            m = result.median_seconds()
+            ratio = f"{spark / m:.2f}" if m and spark and name != "spark" else ""
+            rate = f"{rows_by_size[size] / m:,.0f}" if m else ""
+            lines.append(f"| {size} | {rows_by_size[size]:,} | {name} | {_fmt_seconds(result)} | {len(result.ok_runs)} | "
+                         f"{result.peak() / 2**30:.2f} | {rate} | {ratio} |")
+    return "\n".join(lines)
+
+
+def test_suite_seconds() -> float:
+    started = time.perf_counter()
+    subprocess.run(["make", "test"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1x,10x,100x")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--test-suite", action="store_true", help="also time `make test`")
+    args = parser.parse_args()
+    import duckdb
+    import pandas
+
+    results_by_size, rows_by_size = {}, {}
+    with tempfile.TemporaryDirectory(prefix="ecom-bench-") as work:
+        for size in args.sizes.split(","):
+            print(f"{size}:", flush=True)
+            results_by_size[size], rows_by_size[size] = bench_size(size, args.runs, work)
+    body = (f"Versions: DuckDB {duckdb.__version__}, pandas {pandas.__version__}. Wall time is the whole process "
+            "(for Spark: JVM start, Delta jars from the Ivy cache, the job); peak RSS is the process tree's.\n\n"
+            + table(rows_by_size, results_by_size))
+    if args.test_suite:
+        body += f"\n\n`make test` (Glue 5.1 leg): {test_suite_seconds():.0f} s."
+    append_section(RESULTS, "Batch benchmark: Spark vs DuckDB vs pandas", body)
+    print(body)
+    print(f"appended to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
