@@ -105,21 +105,6 @@ def _add_streaming(sub: argparse._SubParsersAction) -> None:
                      "'--name=value,--name2=value2' or a JSON object")
     job.add_argument("--s3-root", default="local-s3", help="directory standing in for S3 (default: %(default)s)")
 
-    deploy = sub.add_parser(
-        "deploy", help="deploy the platform's CloudFormation stacks (or --destroy them)",
-        description="Build the ecom_etl wheel, create or update stack NAME-artifacts (the code bucket), upload "
-        "the wheel and jobs/*.py into it, then create or update stack NAME from "
-        "infra/cloudformation/platform.yaml through a change set and print its outputs. --destroy deletes "
-        "both stacks; the raw and lake buckets are kept (DeletionPolicy Retain).",
-        epilog="example: ecom-etl deploy --stack ecom --parameters GlueVersion=6.0 AlarmEmail=ops@example.com",
-    )
-    deploy.add_argument("--stack", required=True, help="stack name (resources are named after it)")
-    deploy.add_argument("--region", help="AWS region (default: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)")
-    deploy.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
-                        help="AWS endpoint, e.g. the local emulator (default: $AWS_ENDPOINT_URL, else AWS)")
-    deploy.add_argument("--parameters", nargs="*", metavar="KEY=VALUE", help="template parameters to set")
-    deploy.add_argument("--destroy", action="store_true", help="delete the stacks instead")
-
     stream = sub.add_parser("stream", help="run the streaming job locally: Kinesis -> silver, quarantine, DynamoDB",
                             description="Read the Kinesis stream shard by shard in micro-batches and write each "
                             "through the batch job's cleaning into the lake and the DynamoDB tables. Stops on "
@@ -144,6 +129,23 @@ def _add_streaming(sub: argparse._SubParsersAction) -> None:
                            "the same Lambda handlers as on AWS, called with API Gateway proxy events.")
     serve.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
     _aws_options(serve)
+
+
+def _add_deploy(sub: argparse._SubParsersAction) -> None:
+    deploy = sub.add_parser(
+        "deploy", help="deploy the platform's CloudFormation stacks (or --destroy them)",
+        description="Build the ecom_etl wheel, create or update stack NAME-artifacts (the code bucket), upload "
+        "the wheel and jobs/*.py into it, then create or update stack NAME from "
+        "infra/cloudformation/platform.yaml through a change set and print its outputs. --destroy deletes "
+        "both stacks; the raw and lake buckets are kept (DeletionPolicy Retain).",
+        epilog="example: ecom-etl deploy --stack ecom --parameters GlueVersion=6.0 AlarmEmail=ops@example.com",
+    )
+    deploy.add_argument("--stack", required=True, help="stack name (resources are named after it)")
+    deploy.add_argument("--region", help="AWS region (default: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)")
+    deploy.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"),
+                        help="AWS endpoint, e.g. the local emulator (default: $AWS_ENDPOINT_URL, else AWS)")
+    deploy.add_argument("--parameters", nargs="*", metavar="KEY=VALUE", help="template parameters to set")
+    deploy.add_argument("--destroy", action="store_true", help="delete the stacks instead")
 
 
 def _add_sql(sub: argparse._SubParsersAction) -> None:
@@ -309,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_setup_spark(sub)
     _add_streaming(sub)
+    _add_deploy(sub)
     _add_sql(sub)
     _add_report(sub)
     _add_demo(sub)
