@@ -64,6 +64,13 @@ def parse_timestamp(text: Column) -> Column:
     )
 
 
+def _present(reasons: list[Column]) -> Column:
+    """The non-null reasons as an array. concat_ws skips nulls in generated code; filtering an
+    array with a lambda costs about half of all the parsing."""
+    joined = F.concat_ws(",", *reasons)
+    return F.when(joined == "", F.array().cast("array<string>")).otherwise(F.split(joined, ","))
+
+
 def parse_lines(raw: DataFrame) -> DataFrame:
     """Add the eight cleaned columns and `reasons` (empty when the line is clean) to raw lines.
 
@@ -107,7 +114,7 @@ def parse_lines(raw: DataFrame) -> DataFrame:
         unit_price.alias("unit_price"),
         customer_id.alias("customer_id"),
         F.coalesce(text["country"], F.lit(UNKNOWN)).alias("country"),
-        F.filter(F.array(*reasons), lambda r: r.isNotNull()).alias(REASONS_COLUMN),
+        _present(reasons).alias(REASONS_COLUMN),
     )
 
 
