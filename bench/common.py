@@ -49,8 +49,8 @@ def _rows(table) -> list[tuple]:
     def norm(v):
         if isinstance(v, Decimal):
             return f"{v:.3f}"
-        if hasattr(v, "isoformat"):
-            return v.isoformat()[:10] if type(v).__name__ in ("date", "Timestamp", "datetime") else v.isoformat()
+        if hasattr(v, "isoformat"):  # the gold tables hold dates
+            return v.isoformat()
         return v
 
     columns = sorted(table.column_names)

@@ -286,10 +286,11 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ecom_etl.stream import api
     from ecom_etl.stream.server import make_server
 
     names = _names(args)
-    os.environ.update(STREAM_NAME=names.stream, CUSTOMERS_TABLE=names.customers_table, INVOICES_TABLE=names.invoices_table)
+    api.use_names(names)
     server = make_server(args.port)
     print(f"serving the order API on http://127.0.0.1:{server.server_port} (Ctrl-C stops)", file=sys.stderr, flush=True)
     try:

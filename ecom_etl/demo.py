@@ -75,8 +75,7 @@ def run_demo(spark, warehouse: str, builtin_data: str, builtin_rows: int, genera
     try:
         names = Names()
         emulator.create_resources(names, shards=2)
-        os.environ.update(STREAM_NAME=names.stream, CUSTOMERS_TABLE=names.customers_table,
-                          INVOICES_TABLE=names.invoices_table)
+        api.use_names(names)
 
         progress(f"[2/{steps}] batch job on the built-in data ({builtin_data}/)")
         if not (os.path.isdir(builtin_data) and os.listdir(builtin_data)):

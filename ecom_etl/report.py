@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from ecom_etl.aggregates import is_sale_line
 from ecom_etl.errors import EtlInputError
 from ecom_etl.io import Lake, is_delta_table, local_path
 from ecom_etl.schema import UNKNOWN
@@ -47,7 +48,7 @@ def collect(spark: SparkSession, lake: Lake) -> ReportData:
         raise EtlInputError(f"no lake tables under {lake.root} (run `ecom-etl batch` first)")
     read = lambda name: spark.read.format("delta").load(tables[name])  # noqa: E731
     silver = read("order_lines")
-    sale = ~F.col("is_cancellation") & (F.col("quantity") > 0) & (F.col("unit_price") > 0)
+    sale = is_sale_line()
     orders = silver.where(sale).agg(
         F.countDistinct(F.when(F.col("customer_id") != UNKNOWN, F.col("invoice_no"))).alias("known"),
         F.countDistinct(F.when(F.col("customer_id") == UNKNOWN, F.col("invoice_no"))).alias("unknown"),

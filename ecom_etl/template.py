@@ -74,8 +74,6 @@ class Resolver:
                 return self._ref(".".join(arg))
             if key == "Fn::Sub":
                 return self._sub(arg)
-            if key == "Fn::Join":
-                return arg[0].join(str(self(v)) for v in arg[1])
         if isinstance(value, dict):
             return {k: self(v) for k, v in value.items()}
         if isinstance(value, list):

@@ -19,6 +19,7 @@ from ecom_etl.io import Lake
 from ecom_etl.pipeline import run_batch
 from ecom_etl.schema import RAW_COLUMNS
 from ecom_etl.stream import emulator
+from ecom_etl.stream.api import use_names
 from ecom_etl.stream.producer import csv_lines, produce
 from ecom_etl.stream.runner import run_stream
 from ecom_etl.stream.server import make_server
@@ -148,7 +149,7 @@ def request(url: str, body: bytes | None = None) -> tuple[int, dict]:
 
 @pytest.fixture
 def api(names):
-    os.environ.update(STREAM_NAME=names.stream, CUSTOMERS_TABLE=names.customers_table, INVOICES_TABLE=names.invoices_table)
+    use_names(names)
     server = make_server(port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -32,6 +32,11 @@ def names() -> Names:
     return Names(**{field: os.environ.get(var, getattr(default, field)) for var, field in ENVIRONMENT.items()})
 
 
+def use_names(chosen: Names) -> None:
+    """Set the environment the handlers read, as the Lambda configuration does on AWS."""
+    os.environ.update({var: getattr(chosen, field) for var, field in ENVIRONMENT.items()})
+
+
 def response(status: int, body) -> dict:
     return {
         "statusCode": status,
