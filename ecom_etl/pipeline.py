@@ -15,10 +15,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecom_etl import io
-from ecom_etl.aggregates import revenue_tables, top_products_by_season
+from ecom_etl.aggregates import PERIOD_KEYS, invoice_totals, revenue_tables, top_products_by_season
 from ecom_etl.cleaning import (
     REASONS_COLUMN,
     drop_exact_duplicates,
+    keep_raw_of_quarantined_only,
     parse_lines,
     quarantined_lines,
     valid_lines,
@@ -83,9 +84,10 @@ class StageTimer:
             self.progress(f"      {name}: done in {self.seconds[name]:.1f}s")
 
 
-def build_gold(silver: DataFrame) -> dict[str, DataFrame]:
-    """Every gold table, from one silver DataFrame."""
-    return {**revenue_tables(silver), TOP_PRODUCTS_TABLE: top_products_by_season(silver)}
+def build_gold(silver: DataFrame, totals: DataFrame | None = None) -> dict[str, DataFrame]:
+    """Every gold table from one silver DataFrame; `totals`, its invoice totals, may come cached."""
+    totals = silver.transform(invoice_totals(*PERIOD_KEYS)) if totals is None else totals
+    return {**revenue_tables(totals), TOP_PRODUCTS_TABLE: top_products_by_season(silver)}
 
 
 def run_batch(
@@ -136,7 +138,7 @@ def clean_and_load(
     """
     stage = stage or StageTimer()
     with stage("read and clean"):
-        parsed = raw.transform(parse_lines).persist(StorageLevel.MEMORY_AND_DISK)
+        parsed = raw.transform(parse_lines).transform(keep_raw_of_quarantined_only).persist(StorageLevel.MEMORY_AND_DISK)
         by_reasons = parsed.groupBy(REASONS_COLUMN).count().collect()
         silver_batch = (
             parsed.transform(valid_lines).transform(drop_exact_duplicates).transform(enrich)
@@ -187,12 +189,18 @@ def clean_and_load(
 
 
 def refresh_gold(spark: SparkSession, lake: io.Lake) -> dict[str, int]:
-    """Rebuild every gold table from the whole silver table (read once); rows written per table."""
-    silver = spark.read.format("delta").load(lake.silver).persist(StorageLevel.MEMORY_AND_DISK)
+    """Rebuild every gold table from the whole silver table; rows written per table.
+
+    Silver itself is not cached: each scan reads only the Parquet columns it needs, faster than
+    filling a cache of every column (19 s of 36 at 10x). The invoice totals, a few rows per invoice
+    that all four revenue tables start from, are.
+    """
+    silver = spark.read.format("delta").load(lake.silver)
+    totals = silver.transform(invoice_totals(*PERIOD_KEYS)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        return {name: io.overwrite(table, lake.gold(name)) for name, table in build_gold(silver).items()}
+        return {name: io.overwrite(table, lake.gold(name)) for name, table in build_gold(silver, totals).items()}
     finally:
-        silver.unpersist()
+        totals.unpersist()
 
 
 def _run(spark: SparkSession, input_path: str, lake: io.Lake, database: str, progress: Progress) -> BatchSummary:

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from chispa import assert_df_equality
 
-from ecom_etl.aggregates import revenue_by, revenue_tables, top_products_by_season
+from ecom_etl.aggregates import PERIOD_KEYS, invoice_totals, revenue_by, revenue_tables, top_products_by_season
 from ecom_etl.schema import REVENUE_MEASURES, REVENUE_TABLES, TOP_PRODUCTS_COLUMNS
 from tests.builders import silver_line, silver_lines
 
@@ -42,7 +42,7 @@ def test_every_period_table_has_its_keys_and_the_measures(spark):
         silver_line(ts="2011-01-01 10:00:00", unit_price="2.00"),  # same ISO week (Mon 27 Dec), new year
         silver_line(ts="2011-04-01 10:00:00", unit_price="4.00"),
     )
-    tables = revenue_tables(silver)
+    tables = revenue_tables(silver.transform(invoice_totals(*PERIOD_KEYS)))
     for name, keys in REVENUE_TABLES.items():
         assert tables[name].columns == [*keys, *REVENUE_MEASURES]
     weekly = {r.week_start: r.net_revenue for r in tables["revenue_weekly"].collect()}
