@@ -115,7 +115,7 @@ def list_shards(stream: str, kinesis=None) -> list[str]:
             return shards
 
 
-def _as_records(stream: str, shard: str, raw: list[dict]) -> list[Record]:
+def as_records(stream: str, shard: str, raw: list[dict]) -> list[Record]:
     return [
         (r["Data"].decode("utf-8", errors="backslashreplace"), f"kinesis:{stream}/{shard}/{r['SequenceNumber']}")
         for r in raw
@@ -134,7 +134,7 @@ def micro_batches(
         records = []
         for shard, r in ranges.items():
             if r["end"] is not None:
-                records += _as_records(stream, shard, readers[shard].read(r["start"], 10**9, until=r["end"]))
+                records += as_records(stream, shard, readers[shard].read(r["start"], 10**9, until=r["end"]))
         yield last, records, lambda stats, b=last: checkpoint.commit(b, stats)
     batch_id = 0 if last is None else last + 1
     per_shard = max(1, max_records // max(1, len(readers)))
@@ -146,7 +146,7 @@ def micro_batches(
             start = positions.get(shard)
             raw = reader.read(start, per_shard)
             ranges[shard] = {"start": start, "end": raw[-1]["SequenceNumber"] if raw else None}
-            records += _as_records(stream, shard, raw)
+            records += as_records(stream, shard, raw)
         if records:
             checkpoint.plan(batch_id, ranges)
             yield batch_id, records, lambda stats, b=batch_id: checkpoint.commit(b, stats)

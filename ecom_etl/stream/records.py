@@ -9,6 +9,8 @@ from ecom_etl.schema import RAW_COLUMNS, RAW_FIELDS, RAW_LINE, SOURCE
 # Every field as a string: numbers keep their JSON text ("6", "2.55"), so the contract's parsing
 # applies exactly as to CSV.
 RECORD_SCHEMA = T.StructType([T.StructField(c, T.StringType()) for c in RAW_COLUMNS])
+# What a stream source hands to process_batch: the record's bytes as text, and where it came from.
+PAYLOAD_DDL = "payload string, source string"
 RECORD_DDL = ", ".join(f"{c} STRING" for c in RAW_COLUMNS)
 
 
