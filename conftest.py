@@ -52,21 +52,14 @@ def loaded(spark, generated, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def aws():
-    """moto's server on a free port of 127.0.0.1; boto3 (and Spark's workers) reach it by URL."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
+def aws(tmp_path_factory):
+    """The emulator (moto's server) on a free port of 127.0.0.1 in its own process; boto3 (and
+    Spark's workers) reach it by URL."""
     from ecom_etl.aws import use_endpoint
     from ecom_etl.stream import emulator
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per emulated request otherwise
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=emulator.free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    state = str(tmp_path_factory.mktemp("emulator"))
+    url = emulator.start(emulator.free_port(), state_dir=state)
     use_endpoint(url)
     yield url
-    server.stop()
+    emulator.stop(state)
