@@ -12,7 +12,8 @@ customers: CustomerID (S, partition; "unknown" for unknown customers) + InvoiceN
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from botocore.exceptions import ClientError
@@ -23,6 +24,7 @@ from ecom_etl.aws import client
 CUSTOMERS_KEYS = ("CustomerID", "InvoiceNo")
 INVOICES_KEYS = ("InvoiceNo", "LineKey")
 MAX_BATCH_WRITE = 25  # AWS's limit per BatchWriteItem call (an emulator may accept more: we don't)
+WRITERS = 4  # concurrent calls per Spark task (boto3 clients are thread-safe)
 
 
 def line_key(line: dict) -> str:
@@ -57,6 +59,13 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
+def _each(call: Callable[[object], None], jobs: Iterable) -> None:
+    """Run `call` on every job, WRITERS at a time: each DynamoDB call mostly waits on the network."""
+    with ThreadPoolExecutor(WRITERS) as pool:
+        for _ in pool.map(call, jobs):  # re-raises the first failure
+            pass
+
+
 def batch_put(table: str, items: Iterable[dict], dynamodb=None, max_attempts: int = 10) -> int:
     """Put whole items with BatchWriteItem, ≤ 25 per call, retrying unprocessed items with backoff.
 
@@ -67,16 +76,18 @@ def batch_put(table: str, items: Iterable[dict], dynamodb=None, max_attempts: in
     by_key: dict[tuple, dict] = {}
     for item in items:
         by_key[(item["InvoiceNo"]["S"], item["LineKey"]["S"])] = item
-    for chunk in _chunks(list(by_key.values()), MAX_BATCH_WRITE):
+
+    def put(chunk: list[dict]) -> None:
         requests = [{"PutRequest": {"Item": item}} for item in chunk]
         for attempt in range(max_attempts):
             unprocessed = dynamodb.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
             requests = unprocessed.get(table, [])
             if not requests:
-                break
+                return
             time.sleep(min(0.05 * 2**attempt, 2.0))
-        else:
-            raise RuntimeError(f"DynamoDB kept {len(requests)} items of {table} unprocessed")
+        raise RuntimeError(f"DynamoDB kept {len(requests)} items of {table} unprocessed")
+
+    _each(put, _chunks(list(by_key.values()), MAX_BATCH_WRITE))
     return len(by_key)
 
 
@@ -96,7 +107,9 @@ def update_customers(table: str, lines: Iterable[dict], dynamodb=None) -> int:
     """Upsert one customers-table item per (customer, invoice) of `lines`; returns how many."""
     dynamodb = dynamodb or client("dynamodb")
     entries = customer_invoices(lines)
-    for (customer, invoice), entry in entries.items():
+
+    def update(entry_of: tuple[tuple[str, str], dict]) -> None:
+        (customer, invoice), entry = entry_of
         key = {"CustomerID": {"S": customer}, "InvoiceNo": {"S": invoice}}
         keys = {":k": {"SS": sorted(entry["lines"])}}
         try:
@@ -111,6 +124,8 @@ def update_customers(table: str, lines: Iterable[dict], dynamodb=None) -> int:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             dynamodb.update_item(TableName=table, Key=key, UpdateExpression="ADD LineKeys :k", ExpressionAttributeValues=keys)
+
+    _each(update, entries.items())
     return len(entries)
 
 
