@@ -7,7 +7,7 @@ run is the first of --runs timed runs, and the median wall time and the peak RSS
 tree, sampled every 0.2 s) are reported, with rows/s and the Spark/DuckDB and Spark/pandas ratios of
 the same run. 1x is the real data set (../shared); 10x and 100x are generated once (deterministic
 seeds) into $ECOM_BENCH_DATA (default ~/.cache/ecom_etl/bench-data), where every clone of the
-repository reuses them. Results are appended to bench/results/batch.md.
+repository reuses them. Each size's results are appended to bench/results/batch.md once measured.
 """
 
 import argparse
@@ -31,6 +31,7 @@ from common import REAL_DATA, append_section, gold_differences, median, parquet_
 REAL_ROWS = 541_909
 DATA_DIR = os.environ.get("ECOM_BENCH_DATA", os.path.expanduser("~/.cache/ecom_etl/bench-data"))
 RESULTS = os.path.join(HERE, "results", "batch.md")
+LOGS = os.path.join(HERE, ".logs")  # each engine's output per size, kept after the run (ignored by git)
 MEMORY_CAP = 16 * 2**30  # a reference that grows past this is stopped and reported as out of memory
 PY = sys.executable
 CLI = [PY, "-m", "ecom_etl.cli"]
@@ -115,12 +116,14 @@ def commands(input_dir: str, out: str) -> dict[str, list[str]]:
 
 
 ENGINES = ("spark", "duckdb", "pandas")
+TITLE = "Batch benchmark: Spark vs DuckDB vs pandas"
 
 
 def _run_once(size: str, name: str, input_dir: str, work: str, label: str) -> tuple[Run, str]:
     out = os.path.join(work, f"{size}-{name}")
     shutil.rmtree(out, ignore_errors=True)
-    run = measure(commands(input_dir, out)[name], os.path.join(work, f"{size}-{name}.log"))
+    os.makedirs(LOGS, exist_ok=True)
+    run = measure(commands(input_dir, out)[name], os.path.join(LOGS, f"{size}-{name}.log"))
     print(f"  {size} {name:<6} {label}: {run.seconds:7.1f} s, peak {run.peak_rss / 2**30:5.2f} GiB"
           f"{'  ' + run.note if run.note else ''}", flush=True)
     return run, out
@@ -140,7 +143,7 @@ def bench_size(size: str, runs: int, work: str) -> tuple[dict[str, Result], int]
                     rows = json.load(fh)["raw_rows"]
         shutil.rmtree(out, ignore_errors=True)
     if "spark" not in golds:
-        raise SystemExit(f"{size}: the Spark job failed; see {work}/{size}-spark.log")
+        raise SystemExit(f"{size}: the Spark job failed; see {LOGS}/{size}-spark.log")
     problems = [f"{n}: {d}" for n in ("duckdb", "pandas") if n in golds for d in gold_differences(golds["spark"], golds[n])]
     if problems:
         raise SystemExit(f"{size}: the gold tables differ:\n  " + "\n  ".join(problems))
@@ -187,20 +190,21 @@ def main() -> None:
     import duckdb
     import pandas
 
-    results_by_size, rows_by_size = {}, {}
+    versions = (f"Versions: DuckDB {duckdb.__version__}, pandas {pandas.__version__}. Wall time is the whole process "
+                "(for Spark: JVM start, Delta jars from the Ivy cache, the job); peak RSS is the process tree's.")
+    shutil.rmtree(LOGS, ignore_errors=True)  # this run's logs only
     with tempfile.TemporaryDirectory(prefix="ecom-bench-") as work:
-        for size in args.sizes.split(","):
+        for size in args.sizes.split(","):  # each size's table is written as soon as it is measured
             print(f"{size}:", flush=True)
-            results_by_size[size], rows_by_size[size] = bench_size(size, args.runs, work)
-    body = (f"Versions: DuckDB {duckdb.__version__}, pandas {pandas.__version__}. Wall time is the whole process "
-            "(for Spark: JVM start, Delta jars from the Ivy cache, the job); peak RSS is the process tree's.\n\n"
-            + table(rows_by_size, results_by_size))
+            results, rows = bench_size(size, args.runs, work)
+            body = f"{versions}\n\n{table({size: rows}, {size: results})}"
+            append_section(RESULTS, TITLE, body)
+            print(body, flush=True)
     if args.test_suite:
-        body += f"\n\n`make test` (Glue 5.1 leg): {test_suite_seconds():.0f} s."
-    append_section(RESULTS, "Batch benchmark: Spark vs DuckDB vs pandas", body)
-    print(body)
+        body = f"`make test` (Glue 5.1 leg): {test_suite_seconds():.0f} s."
+        append_section(RESULTS, TITLE, body)
+        print(body)
     print(f"appended to {RESULTS}")
-
 
 if __name__ == "__main__":
     main()
