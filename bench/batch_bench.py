@@ -206,5 +206,6 @@ def main() -> None:
         print(body)
     print(f"appended to {RESULTS}")
 
+
 if __name__ == "__main__":
     main()

@@ -87,9 +87,8 @@ class StageTimer:
             self.progress(f"      {name}: done in {self.seconds[name]:.1f}s")
 
 
-def build_gold(silver: DataFrame, totals: DataFrame | None = None) -> dict[str, DataFrame]:
-    """Every gold table from one silver DataFrame; `totals`, its invoice totals, may come cached."""
-    totals = silver.transform(invoice_totals(*PERIOD_KEYS)) if totals is None else totals
+def build_gold(silver: DataFrame, totals: DataFrame) -> dict[str, DataFrame]:
+    """Every gold table, from silver and its `invoice_totals(*PERIOD_KEYS)`."""
     return {**revenue_tables(totals), TOP_PRODUCTS_TABLE: top_products_by_season(silver)}
 
 

@@ -7,8 +7,8 @@ process_batch with its batch id, and the offsets of a batch count as done only a
 """
 
 import time
-from dataclasses import asdict
 from collections.abc import Callable
+from dataclasses import asdict
 
 from pyspark.sql import DataFrame, SparkSession
 
