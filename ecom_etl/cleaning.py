@@ -17,6 +17,18 @@ from ecom_etl.schema import (
 from ecom_etl.spark_types import PRICE_TYPE
 
 REASONS_COLUMN = "reasons"
+# Every quarantine reason, in the contract's order (docs/data-contract.md).
+REASONS: tuple[str, ...] = (
+    "malformed_record",
+    "invoice_no_missing",
+    "stock_code_missing",
+    "quantity_missing",
+    "quantity_not_integer",
+    "unit_price_missing",
+    "unit_price_not_decimal",
+    "invoice_date_missing",
+    "invoice_date_unparseable",
+)
 
 # Digit counts are bounded so that a matching text always fits its type: the cast cannot fail.
 _INTEGER = r"^[+-]?[0-9]{1,9}$"
@@ -64,6 +76,11 @@ def parse_timestamp(text: Column) -> Column:
     )
 
 
+def _reason(name: str) -> Column:
+    assert name in REASONS, f"{name} is not a reason of the contract"
+    return F.lit(name)
+
+
 def _present(reasons: list[Column]) -> Column:
     """The non-null reasons as an array. concat_ws skips nulls in generated code; filtering an
     array with a lambda costs about half of all the parsing."""
@@ -92,14 +109,14 @@ def parse_lines(raw: DataFrame) -> DataFrame:
 
     def missing_or_bad(name: str, parsed: Column, field: str, bad: str) -> list[Column]:
         return [
-            F.when(text[name].isNull(), F.lit(f"{field}_missing")),
-            F.when(text[name].isNotNull() & parsed.isNull(), F.lit(f"{field}_{bad}")),
+            F.when(text[name].isNull(), _reason(f"{field}_missing")),
+            F.when(text[name].isNotNull() & parsed.isNull(), _reason(f"{field}_{bad}")),
         ]
 
     reasons = [
-        F.when(F.col(RAW_LINE).isNotNull(), F.lit("malformed_record")),
-        F.when(invoice_no.isNull(), F.lit("invoice_no_missing")),
-        F.when(stock_code.isNull(), F.lit("stock_code_missing")),
+        F.when(F.col(RAW_LINE).isNotNull(), _reason("malformed_record")),
+        F.when(invoice_no.isNull(), _reason("invoice_no_missing")),
+        F.when(stock_code.isNull(), _reason("stock_code_missing")),
         *missing_or_bad("quantity", quantity, "quantity", "not_integer"),
         *missing_or_bad("unit_price", unit_price, "unit_price", "not_decimal"),
         *missing_or_bad("invoice_ts", invoice_ts, "invoice_date", "unparseable"),
@@ -118,13 +135,15 @@ def parse_lines(raw: DataFrame) -> DataFrame:
     )
 
 
-def keep_raw_of_quarantined_only(parsed: DataFrame) -> DataFrame:
-    """Null the raw columns of clean lines. Only the quarantine reads them, and without them the
-    parsed frame the batch job caches is about half the size."""
-    bad = F.size(REASONS_COLUMN) > 0
-    return parsed.select(
-        *[F.when(bad, F.col(c)).alias(c) for c in RAW_INPUT_COLUMNS], *CLEAN_COLUMNS, REASONS_COLUMN
-    )
+def line_counts() -> list[Column]:
+    """Aggregates over parsed lines: all of them, the quarantined ones, and the lines with each
+    reason (a line can have several). Meant for `DataFrame.observe`, so counting costs no pass."""
+    reasons = F.col(REASONS_COLUMN)
+    return [
+        F.count(F.lit(1)).alias("lines"),
+        F.count(F.when(F.size(reasons) > 0, 1)).alias("quarantined"),
+        *[F.count(F.when(F.array_contains(reasons, r), 1)).alias(r) for r in REASONS],
+    ]
 
 
 def valid_lines(parsed: DataFrame) -> DataFrame:

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from ecom_etl import cli
 from ecom_etl.generate import write_csv_by_day
 from ecom_etl.io import Lake
-from ecom_etl.pipeline import run_batch
+from ecom_etl.pipeline import run_batch, shuffle_sized_for
 from ecom_etl.schema import GOLD_TABLES, QUARANTINE_COLUMNS, SILVER_COLUMNS
 from tests.builders import GENERATED_ROWS as ROWS
 from tests.builders import GENERATED_SEED
@@ -29,6 +29,16 @@ def assert_same_lake(spark, actual: Lake, expected: Lake):
     want = snapshot(spark, expected)
     for name, rows in snapshot(spark, actual).items():
         assert_df_equality(rows, want[name], ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
+
+
+def test_a_big_input_gets_more_shuffle_partitions_for_its_run_only(spark):
+    key = "spark.sql.shuffle.partitions"
+    floor = spark.conf.get(key)
+    with shuffle_sized_for(spark, spark.range(0, 100, 1, numPartitions=1)):
+        assert spark.conf.get(key) == floor  # small: the session's setting stays
+    with shuffle_sized_for(spark, spark.range(0, 100, 1, numPartitions=30)):
+        assert spark.conf.get(key) == "60"
+    assert spark.conf.get(key) == floor
 
 
 def test_generator_is_deterministic_per_seed(spark, generated, tmp_path):

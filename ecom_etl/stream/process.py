@@ -3,6 +3,7 @@
 from datetime import datetime, timezone
 from functools import partial
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from ecom_etl.aws import Names, apply_settings, worker_settings
@@ -38,13 +39,19 @@ def process_batch(
 
     Delta writes carry txnAppId=`app_id`, txnVersion=`batch_id`: a replayed batch adds nothing;
     DynamoDB writes are idempotent, so a batch that died half-way is safely written again.
+    The batch is cached for the time of the call: every sink reads it, and without the cache each
+    would read it from Kinesis again.
     """
-    return clean_and_load(
-        spark,
-        records_to_raw(records),
-        lake,
-        datetime.now(timezone.utc),
-        txn=(app_id, batch_id),
-        on_silver=partial(write_dynamo, names),
-        stage=stage,
-    )
+    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return clean_and_load(
+            spark,
+            records_to_raw(records),
+            lake,
+            datetime.now(timezone.utc),
+            txn=(app_id, batch_id),
+            on_silver=partial(write_dynamo, names),
+            stage=stage,
+        )
+    finally:
+        records.unpersist()
