@@ -5,9 +5,11 @@ invoices:  InvoiceNo (S, partition) + LineKey (S, sort) = "<StockCode>#<12 hex o
            invoice get two items, and an exact duplicate maps onto the same item (as in silver).
            Items are whole and deterministic: BatchWriteItem puts, safe to repeat.
 customers: CustomerID (S, partition; "unknown" for unknown customers) + InvoiceNo (S, sort), one item
-           per invoice of a customer: Country, InvoiceDate (the earliest line's time, kept by a
-           condition) and LineKeys (a string set, grown with ADD). Both updates are idempotent and
-           independent of order, so replayed or reordered batches give the same item.
+           per invoice of a customer: InvoiceDate (the earliest line's time) and Country. An
+           invoice's lines can arrive in several batches (43 invoices of the real data have lines
+           of different minutes), so the item is a whole-item PutItem with a condition: it replaces
+           an item only if it is earlier (or as early, with a smaller country). Replayed or
+           reordered batches give the same item, and two writers cannot undo each other.
 """
 
 import hashlib
@@ -24,7 +26,7 @@ from ecom_etl.aws import client
 CUSTOMERS_KEYS = ("CustomerID", "InvoiceNo")
 INVOICES_KEYS = ("InvoiceNo", "LineKey")
 MAX_BATCH_WRITE = 25  # AWS's limit per BatchWriteItem call (an emulator may accept more: we don't)
-WRITERS = 4  # concurrent calls per Spark task (boto3 clients are thread-safe)
+WRITERS = 8  # concurrent calls per Spark task (boto3 clients are thread-safe)
 
 
 def line_key(line: dict) -> str:
@@ -91,41 +93,42 @@ def batch_put(table: str, items: Iterable[dict], dynamodb=None, max_attempts: in
     return len(by_key)
 
 
-def customer_invoices(lines: Iterable[dict]) -> dict[tuple[str, str], dict]:
-    """(customer, invoice) -> country, earliest time and line keys, from silver lines."""
-    found: dict[tuple[str, str], dict] = {}
+def customer_invoices(lines: Iterable[dict]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(customer, invoice) -> (earliest time, its country), from silver lines."""
+    found: dict[tuple[str, str], tuple[str, str]] = {}
     for line in lines:
         key = (line["customer_id"], line["invoice_no"])
-        entry = found.setdefault(key, {"country": line["country"], "ts": line["invoice_ts"], "lines": set()})
-        if line["invoice_ts"] < entry["ts"]:
-            entry["ts"], entry["country"] = line["invoice_ts"], line["country"]
-        entry["lines"].add(line_key(line))
+        candidate = (line["invoice_ts"].isoformat(sep=" "), line["country"])
+        if key not in found or candidate < found[key]:
+            found[key] = candidate
     return found
 
 
-def update_customers(table: str, lines: Iterable[dict], dynamodb=None) -> int:
-    """Upsert one customers-table item per (customer, invoice) of `lines`; returns how many."""
-    dynamodb = dynamodb or client("dynamodb")
-    entries = customer_invoices(lines)
+def put_customers(table: str, lines: Iterable[dict], dynamodb=None) -> int:
+    """One customers-table item per (customer, invoice) of `lines`; returns how many.
 
-    def update(entry_of: tuple[tuple[str, str], dict]) -> None:
-        (customer, invoice), entry = entry_of
-        key = {"CustomerID": {"S": customer}, "InvoiceNo": {"S": invoice}}
-        keys = {":k": {"SS": sorted(entry["lines"])}}
+    A conditional PutItem, not UpdateItem: the same guarantee, and half the emulator's time per
+    call (2.08 against 4.15 ms, measured back to back).
+    """
+    dynamodb = dynamodb or client("dynamodb")
+
+    def put(entry: tuple[tuple[str, str], tuple[str, str]]) -> None:
+        (customer, invoice), (ts, country) = entry
         try:
-            dynamodb.update_item(
+            dynamodb.put_item(
                 TableName=table,
-                Key=key,
-                UpdateExpression="SET InvoiceDate = :d, Country = :c ADD LineKeys :k",
-                ConditionExpression="attribute_not_exists(InvoiceDate) OR InvoiceDate >= :d",
-                ExpressionAttributeValues={":d": {"S": entry["ts"].isoformat(sep=" ")}, ":c": {"S": entry["country"]}, **keys},
+                Item={"CustomerID": {"S": customer}, "InvoiceNo": {"S": invoice},
+                      "InvoiceDate": {"S": ts}, "Country": {"S": country}},
+                ConditionExpression="attribute_not_exists(InvoiceDate) OR InvoiceDate > :d"
+                " OR (InvoiceDate = :d AND Country > :c)",
+                ExpressionAttributeValues={":d": {"S": ts}, ":c": {"S": country}},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            dynamodb.update_item(TableName=table, Key=key, UpdateExpression="ADD LineKeys :k", ExpressionAttributeValues=keys)
+                raise  # the check failing means the stored item is as early: nothing to do
 
-    _each(update, entries.items())
+    entries = customer_invoices(lines)
+    _each(put, entries.items())
     return len(entries)
 
 
@@ -134,7 +137,7 @@ def write_lines(lines: list[dict], invoices_table: str, customers_table: str) ->
     dynamodb = client("dynamodb")
     return (
         batch_put(invoices_table, (invoice_item(line) for line in lines), dynamodb),
-        update_customers(customers_table, lines, dynamodb),
+        put_customers(customers_table, lines, dynamodb),
     )
 
 

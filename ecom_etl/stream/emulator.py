@@ -6,6 +6,9 @@ closes the connection after every request and starts a thread per connection. Wi
 a thread pool the same emulator answered about 1.6 times as many DynamoDB calls per second
 (10,000 BatchWriteItem items: 1,493 -> 2,473 items/s; 500 UpdateItem calls: 96 -> 166 per second;
 both servers measured back to back on the same busy machine), so the tests wait less on it.
+
+moto's server also lists its package directory and inspects the handler class on every request, to
+find which service a request is for; `serve` answers both from a cache (see `_cache_lookups`).
 """
 
 import os
@@ -110,6 +113,25 @@ def create_resources(names: Names, shards: int = 2, buckets: tuple[str, ...] = B
         _exists_ok(s3.create_bucket, Bucket=bucket)
 
 
+def _cache_lookups() -> None:
+    """Answer moto's two per-request look-ups from a cache: the list of its service modules (a
+    directory listing and a stat per entry) and the action methods of a handler class
+    (`inspect.getmembers`). Neither changes while the server runs. They were about a third of a
+    small call's time: a DescribeLimits round trip 1.86 -> 1.36 ms, a conditional PutItem 2.08 ->
+    1.51 ms, 20,000 BatchWriteItem items 3,337 -> 4,399 items/s (back to back, same machine).
+    A moto that moved them is served as it is, only slower."""
+    import functools
+
+    from moto import backends
+    from moto.core import responses
+
+    if callable(getattr(backends, "list_of_moto_modules", None)):
+        modules = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = lambda: modules
+    if callable(getattr(responses, "method_names_from_class", None)):
+        responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+
+
 def serve(port: int, host: str = "127.0.0.1", threads: int = 8) -> None:
     """Serve moto's application on host:port until killed."""
     import logging
@@ -119,6 +141,7 @@ def serve(port: int, host: str = "127.0.0.1", threads: int = 8) -> None:
 
     os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs (queues, presigned) from it
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" under bursts: expected
+    _cache_lookups()
     app = DomainDispatcherApplication(create_backend_app)
     waitress.serve(app, host=host, port=port, threads=threads, backlog=1024, _quiet=True)
 
