@@ -100,6 +100,34 @@ def test_dynamodb_tables_have_the_keys_the_code_writes_and_the_data_is_encrypted
     assert text(stream["StreamEncryption"]) == {"EncryptionType": "KMS", "KeyId": "${DataKey.Arn}"}
 
 
+def test_the_stream_jobs_role_allows_exactly_the_dynamodb_calls_its_sink_makes(aws, monkeypatch):
+    from datetime import datetime
+    from decimal import Decimal
+
+    from ecom_etl.aws import Names
+    from ecom_etl.stream import emulator
+
+    names = Names("role-check", "role-check-customers", "role-check-invoices")
+    emulator.create_resources(names, shards=1, buckets=())
+    made = set()
+
+    def recorded(service: str):
+        made_by = client(service)
+        made_by.meta.events.register("before-call", lambda model, **_: made.add(f"{service}:{model.name}"))
+        return made_by
+
+    monkeypatch.setattr(dynamo, "client", recorded)
+    line = {"invoice_no": "536365", "stock_code": "85123A", "description": "WHITE HEART", "quantity": 6,
+            "invoice_ts": datetime(2010, 12, 1, 8, 26), "unit_price": Decimal("2.550"),
+            "line_amount": Decimal("15.300"), "customer_id": "17850", "country": "United Kingdom",
+            "is_cancellation": False}
+    assert dynamo.write_lines([line], names.invoices_table, names.customers_table) == (1, 1)
+
+    statements = props("AWS::IAM::Role")["StreamJobRole"]["Policies"][0]["PolicyDocument"]["Statement"]
+    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert made == {a for a in actions if a.startswith("dynamodb:")} == {"dynamodb:BatchWriteItem", "dynamodb:PutItem"}
+
+
 def test_the_crawler_covers_exactly_the_lake_tables_the_jobs_write():
     (crawler,) = props("AWS::Glue::Crawler").values()
     (target,) = crawler["Targets"]["DeltaTargets"]

@@ -124,8 +124,9 @@ def put_customers(table: str, lines: Iterable[dict], dynamodb=None) -> int:
                 ExpressionAttributeValues={":d": {"S": ts}, ":c": {"S": country}},
             )
         except ClientError as exc:
+            # A failed check means the stored item is as early already: nothing to write.
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise  # the check failing means the stored item is as early: nothing to do
+                raise
 
     entries = customer_invoices(lines)
     _each(put, entries.items())
