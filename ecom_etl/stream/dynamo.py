@@ -107,8 +107,9 @@ def customer_invoices(lines: Iterable[dict]) -> dict[tuple[str, str], tuple[str,
 def put_customers(table: str, lines: Iterable[dict], dynamodb=None) -> int:
     """One customers-table item per (customer, invoice) of `lines`; returns how many.
 
-    A conditional PutItem, not UpdateItem: the same guarantee, and half the emulator's time per
-    call (2.08 against 4.15 ms, measured back to back).
+    A conditional PutItem, not UpdateItem: the earliest line wins in any order (a tie on time is
+    settled by country), and the emulator takes half the time per call (2.08 against 4.15 ms,
+    measured back to back).
     """
     dynamodb = dynamodb or client("dynamodb")
 

@@ -43,8 +43,8 @@ def process_batch(
 
     Delta writes carry txnAppId=`app_id`, txnVersion=`batch_id`: a replayed batch adds nothing;
     DynamoDB writes are idempotent, so a batch that died half-way is safely written again.
-    The batch is cached for the time of the call: every sink reads it, and without the cache each
-    would read it from Kinesis again.
+    The records are cached for the time of the call: the clean lines and the quarantine pass both
+    read them, and without the cache the second would read Kinesis again.
     """
     records = records.persist(StorageLevel.MEMORY_AND_DISK)
     try:
