@@ -68,14 +68,21 @@ def start(port: int = DEFAULT_PORT, state_dir: str = STATE_DIR) -> str:
     return url
 
 
+def started_pid(state_dir: str = STATE_DIR) -> int | None:
+    """The process id of the emulator `start` ran from `state_dir`, if any."""
+    try:
+        with open(os.path.join(state_dir, "moto.pid"), encoding="utf-8") as fh:
+            return int(fh.read().strip())
+    except FileNotFoundError:
+        return None
+
+
 def stop(state_dir: str = STATE_DIR) -> bool:
     """Stop the emulator started by `start`; False if none was running."""
-    pid_file = os.path.join(state_dir, "moto.pid")
-    if not os.path.exists(pid_file):
+    pid = started_pid(state_dir)
+    if pid is None:
         return False
-    with open(pid_file, encoding="utf-8") as fh:
-        pid = int(fh.read().strip())
-    os.remove(pid_file)
+    os.remove(os.path.join(state_dir, "moto.pid"))
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
