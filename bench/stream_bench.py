@@ -48,7 +48,8 @@ def fresh_names(shards: int = 1) -> Names:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used so far (Linux's /proc)."""
-    fields = open(f"/proc/{pid}/stat", encoding="ascii").read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

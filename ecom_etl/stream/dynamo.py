@@ -144,9 +144,9 @@ def write_lines(lines: list[dict], invoices_table: str, customers_table: str) ->
 
 
 def to_python(item: dict) -> dict:
-    """DynamoDB JSON -> plain values (numbers as Decimal, sets as sorted lists)."""
+    """DynamoDB JSON of our items (S, N, BOOL) -> plain values, numbers as Decimal."""
     out = {}
     for name, value in item.items():
         (kind, raw), = value.items()
-        out[name] = {"N": lambda v: Decimal(v), "SS": sorted, "BOOL": bool}.get(kind, lambda v: v)(raw)
+        out[name] = Decimal(raw) if kind == "N" else raw
     return out
