@@ -1,4 +1,6 @@
-"""One SparkSession for the whole test run: local[2], two shuffle partitions, no UI."""
+"""One SparkSession and one AWS emulator for the whole test run: local[2], two shuffle partitions,
+no UI; the emulator (moto's server) on a free port of 127.0.0.1, reached by URL from boto3 and
+Spark (S3A, the Delta log store) alike."""
 
 import os
 import time
@@ -15,10 +17,25 @@ REAL_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shar
 
 
 @pytest.fixture(scope="session")
-def spark():
-    from ecom_etl.runtime import local_session
+def aws(tmp_path_factory):
+    """Settings pointing at the emulator, which runs in its own process for the session."""
+    from ecom_etl.settings import Settings
+    from ecom_etl.stream import emulator
 
-    session = local_session("ecom-etl-tests", master="local[2]", shuffle_partitions=2, ui=False)
+    state = str(tmp_path_factory.mktemp("emulator"))
+    url = emulator.start(emulator.free_port(), state_dir=state)
+    settings = Settings().at(url)
+    emulator.create_resources(settings, shards=1)
+    yield settings
+    emulator.stop(state)
+
+
+@pytest.fixture(scope="session")
+def spark(aws):
+    from ecom_etl.runtime import local_session
+    from ecom_etl.settings import SparkSettings
+
+    session = local_session(aws, "ecom-etl-tests", SparkSettings(master="local[2]", shuffle_partitions=2, ui=False))
     yield session
     session.stop()
 
@@ -42,24 +59,10 @@ def generated(spark, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def loaded(spark, generated, tmp_path_factory):
-    """One batch run over all generated files: (summary, lake)."""
-    from ecom_etl.io import Lake
-    from ecom_etl.pipeline import run_batch
+def loaded(spark, aws, generated, tmp_path_factory):
+    """One batch run over all generated files, registered in the emulator's catalog: (summary, lake)."""
+    from ecom_etl.batch import run_batch
+    from ecom_etl.lake import Lake
 
     lake = Lake.at(str(tmp_path_factory.mktemp("warehouse")))
-    return run_batch(spark, generated, lake.root, database="e2e", progress=lambda _: None), lake
-
-
-@pytest.fixture(scope="session")
-def aws(tmp_path_factory):
-    """The emulator (moto's server) on a free port of 127.0.0.1 in its own process; boto3 (and
-    Spark's workers) reach it by URL."""
-    from ecom_etl.aws import use_endpoint
-    from ecom_etl.stream import emulator
-
-    state = str(tmp_path_factory.mktemp("emulator"))
-    url = emulator.start(emulator.free_port(), state_dir=state)
-    use_endpoint(url)
-    yield url
-    emulator.stop(state)
+    return run_batch(spark, aws, generated, lake.root, database="e2e", progress=lambda _: None), lake

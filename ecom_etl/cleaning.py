@@ -7,54 +7,26 @@ off (Glue 5.1) and on (Glue 6.0): a bad value becomes a reason, never an excepti
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from ecom_etl import contract
+from ecom_etl.contract import REASONS
 from ecom_etl.schema import (
     CLEAN_COLUMNS,
     QUARANTINE_COLUMNS,
-    RAW_INPUT_COLUMNS,
+    RAW_FIELDS,
     RAW_LINE,
+    READ_REASONS,
+    SOURCE,
     UNKNOWN,
 )
 from ecom_etl.spark_types import PRICE_TYPE
 
 REASONS_COLUMN = "reasons"
-# Every quarantine reason, in the contract's order (docs/data-contract.md).
-REASONS: tuple[str, ...] = (
-    "malformed_record",
-    "invoice_no_missing",
-    "stock_code_missing",
-    "quantity_missing",
-    "quantity_not_integer",
-    "unit_price_missing",
-    "unit_price_not_decimal",
-    "invoice_date_missing",
-    "invoice_date_unparseable",
-)
-
-# Digit counts are bounded so that a matching text always fits its type: the cast cannot fail.
-_INTEGER = r"^[+-]?[0-9]{1,9}$"
-# At most three significant fraction digits (trailing zeros are harmless): nothing is rounded.
-_PRICE = r"^[+-]?([0-9]{1,9}(\.[0-9]{0,3}0*)?|\.[0-9]{1,3}0*)$"
-_NUMERIC_CUSTOMER = r"^([0-9]+)\.0+$"
-
-# Accepted timestamp shapes, each with the pattern that parses it. The regular expression fixes the
-# shape (digit counts, separators); the pattern turns it into a wall-clock time, null when impossible.
-_TS_SHAPES: tuple[tuple[str, str], ...] = (
-    (r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$", "yyyy-M-d H:mm[:ss]"),
-    (r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4} [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$", "M/d/yyyy H:mm[:ss]"),
-    (
-        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$",
-        "yyyy-MM-dd'T'HH:mm[:ss][.SSSSSS]",
-    ),
-)
-_ISO_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-_BEYOND_MICROS = r"(\.[0-9]{6})[0-9]+$"
-# What Java's \s means, trimmed with btrim (a regular expression here costs twice as much).
-_WHITESPACE = " \t\n\x0b\f\r"
+_KEPT_RAW = RAW_FIELDS + (RAW_LINE, SOURCE)  # what the quarantine keeps of a record
 
 
 def normalize_blank(col: Column) -> Column:
     """Trim all surrounding whitespace; an empty result is a missing value (null)."""
-    trimmed = F.call_function("btrim", col, F.lit(_WHITESPACE))
+    trimmed = F.call_function("btrim", col, F.lit(contract.WHITESPACE))
     return F.when(trimmed != "", trimmed)
 
 
@@ -65,9 +37,9 @@ def parse_timestamp(text: Column) -> Column:
     a fraction beyond microseconds is cut. One regular expression picks the shape, one try-parse
     reads it: this column was most of the batch job's cleaning time when each part had its own.
     """
-    (dash, dash_format), (slash, slash_format), (iso, iso_format) = _TS_SHAPES
+    (dash, dash_format), (slash, slash_format), (iso, iso_format) = contract.DASH, contract.SLASH, contract.ISO
     iso_text = F.regexp_replace(
-        F.regexp_replace(F.regexp_replace(text, _ISO_OFFSET, ""), ",", "."), _BEYOND_MICROS, "$1"
+        F.regexp_replace(F.regexp_replace(text, contract.ISO_OFFSET, ""), ",", "."), contract.BEYOND_MICROS, "$1"
     )
     return (
         F.when(text.rlike(dash), F.try_to_timestamp(text, F.lit(dash_format)))
@@ -88,21 +60,25 @@ def _present(reasons: list[Column]) -> Column:
     return F.when(joined == "", F.array().cast("array<string>")).otherwise(F.split(joined, ","))
 
 
-def parse_lines(raw: DataFrame) -> DataFrame:
-    """Add the eight cleaned columns and `reasons` (empty when the line is clean) to raw lines.
+def _reasons(read: Column, rules: list[Column]) -> Column:
+    """What reading found, then what the rules found, in the contract's order."""
+    return F.concat(F.coalesce(read, F.array().cast("array<string>")), _present(rules))
 
-    Expects RAW_INPUT_COLUMNS (raw strings, `raw_line` set when the record could not be split
-    into fields, `source`) and keeps them for the quarantine.
+
+def parse_lines(raw: DataFrame) -> DataFrame:
+    """Add the eight cleaned columns and `reasons` (empty when the line is clean) to records.
+
+    Expects RECORD_COLUMNS (see schema.py) and keeps the raw ones for the quarantine.
     """
     text = {name: normalize_blank(F.col(f"raw_{name}")) for name in CLEAN_COLUMNS}
     invoice_no = F.upper(text["invoice_no"])
     stock_code = F.upper(text["stock_code"])
-    quantity = F.when(text["quantity"].rlike(_INTEGER), text["quantity"].cast("int"))
-    unit_price = F.when(text["unit_price"].rlike(_PRICE), text["unit_price"].cast(PRICE_TYPE))
+    quantity = F.when(text["quantity"].rlike(contract.INTEGER), text["quantity"].cast("int"))
+    unit_price = F.when(text["unit_price"].rlike(contract.PRICE), text["unit_price"].cast(PRICE_TYPE))
     invoice_ts = parse_timestamp(text["invoice_ts"])
     customer = text["customer_id"]
     customer_id = F.coalesce(
-        F.when(customer.rlike(_NUMERIC_CUSTOMER), F.regexp_extract(customer, _NUMERIC_CUSTOMER, 1)),
+        F.when(customer.rlike(contract.NUMERIC_CUSTOMER), F.regexp_extract(customer, contract.NUMERIC_CUSTOMER, 1)),
         customer,
         F.lit(UNKNOWN),
     )
@@ -114,7 +90,6 @@ def parse_lines(raw: DataFrame) -> DataFrame:
         ]
 
     reasons = [
-        F.when(F.col(RAW_LINE).isNotNull(), _reason("malformed_record")),
         F.when(invoice_no.isNull(), _reason("invoice_no_missing")),
         F.when(stock_code.isNull(), _reason("stock_code_missing")),
         *missing_or_bad("quantity", quantity, "quantity", "not_integer"),
@@ -122,7 +97,7 @@ def parse_lines(raw: DataFrame) -> DataFrame:
         *missing_or_bad("invoice_ts", invoice_ts, "invoice_date", "unparseable"),
     ]
     return raw.select(
-        *RAW_INPUT_COLUMNS,
+        *_KEPT_RAW,
         invoice_no.alias("invoice_no"),
         stock_code.alias("stock_code"),
         F.coalesce(text["description"], F.lit(UNKNOWN)).alias("description"),
@@ -131,7 +106,7 @@ def parse_lines(raw: DataFrame) -> DataFrame:
         unit_price.alias("unit_price"),
         customer_id.alias("customer_id"),
         F.coalesce(text["country"], F.lit(UNKNOWN)).alias("country"),
-        _present(reasons).alias(REASONS_COLUMN),
+        _reasons(F.col(READ_REASONS), reasons).alias(REASONS_COLUMN),
     )
 
 
@@ -162,9 +137,9 @@ def quarantined_lines(parsed: DataFrame, ingested_at: Column) -> DataFrame:
     `quarantine_id` is stable across reruns of the same input (source, raw values and the
     occurrence among identical rows), which is what makes writing the quarantine idempotent.
     """
-    fingerprint = F.sha2(F.to_json(F.struct(*RAW_INPUT_COLUMNS)), 256)
+    fingerprint = F.sha2(F.to_json(F.struct(*_KEPT_RAW)), 256)
     bad = parsed.where(F.size(REASONS_COLUMN) > 0).select(
-        *RAW_INPUT_COLUMNS, REASONS_COLUMN, fingerprint.alias("_fingerprint")
+        *_KEPT_RAW, REASONS_COLUMN, fingerprint.alias("_fingerprint")
     )
     occurrence = F.row_number().over(Window.partitionBy("_fingerprint").orderBy("_fingerprint"))
     return bad.select(
@@ -172,3 +147,15 @@ def quarantined_lines(parsed: DataFrame, ingested_at: Column) -> DataFrame:
         F.sha2(F.concat_ws("#", "_fingerprint", occurrence.cast("string")), 256).alias("quarantine_id"),
         ingested_at.alias("ingested_at"),
     ).select(*QUARANTINE_COLUMNS)
+
+
+def dynamodb_rejects() -> Column:
+    """The sink reasons (array<string>) a clean line cannot be written to the DynamoDB tables:
+    a key over its size limit, or an item over 400 KB (contract.sink_problems in Spark)."""
+    keys = [F.when(F.octet_length(F.col(name)) > limit, _reason("dynamodb_key_too_large"))
+            for name, limit in contract.KEY_LIMITS.items()]
+    size = F.lit(contract.ITEM_FIXED_BYTES)
+    for name in contract.ITEM_STRINGS:
+        size = size + F.octet_length(F.col(name))
+    item = F.when(size > contract.DYNAMODB_ITEM_BYTES, _reason("dynamodb_item_too_large"))
+    return F.array_distinct(_present([*keys, item]))

@@ -19,7 +19,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError, WaiterError
 
 from ecom_etl import template
-from ecom_etl.aws import client
+from ecom_etl.settings import Settings
 from ecom_etl.errors import EtlInputError
 
 # PEP 427: {distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl; Glue rejects other names.
@@ -91,9 +91,10 @@ def _wait(cfn, stack: str, progress, poll: float) -> str:
         time.sleep(poll)
 
 
-def apply_stack(stack: str, body: dict[str, str], parameters: dict[str, str], progress, poll: float) -> StackResult:
+def apply_stack(settings: Settings, stack: str, body: dict[str, str], parameters: dict[str, str], progress,
+                poll: float) -> StackResult:
     """Create or update `stack` through a change set; `body` is {"TemplateBody": ...} or {"TemplateURL": ...}."""
-    cfn = client("cloudformation")
+    cfn = settings.client("cloudformation")
     status = _stack_status(cfn, stack)
     if status == "ROLLBACK_COMPLETE":  # a failed first create can only be deleted
         progress(f"{stack}: deleting the rolled-back stack first")
@@ -137,23 +138,22 @@ def _result(cfn, stack: str) -> StackResult:
     return StackResult(stack, described["StackStatus"], outputs)
 
 
-def _physical_id(stack: str, logical_id: str) -> str:
-    described = client("cloudformation").describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+def _physical_id(settings: Settings, stack: str, logical_id: str) -> str:
+    described = settings.client("cloudformation").describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
     return described["StackResourceDetail"]["PhysicalResourceId"]
 
 
-def _template_url(bucket: str, key: str) -> str:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+def _template_url(settings: Settings, bucket: str, key: str) -> str:
+    return f"https://{bucket}.s3.{settings.region}.amazonaws.com/{key}"
 
 
-def deploy(stack: str, parameters: dict[str, str], progress, poll: float = 5.0) -> StackResult:
-    s3 = client("s3")
+def deploy(settings: Settings, stack: str, parameters: dict[str, str], progress, poll: float = 5.0) -> StackResult:
+    s3 = settings.client("s3")
     artifacts_stack = f"{stack}-artifacts"
     progress(f"{artifacts_stack}: the artifacts bucket")
     small_body = {"TemplateBody": template.ARTIFACTS_TEMPLATE.read_text(encoding="utf-8")}
-    apply_stack(artifacts_stack, small_body, {}, progress, poll)
-    bucket = _physical_id(artifacts_stack, "ArtifactsBucket")
+    apply_stack(settings, artifacts_stack, small_body, {}, progress, poll)
+    bucket = _physical_id(settings, artifacts_stack, "ArtifactsBucket")
 
     with tempfile.TemporaryDirectory() as out:
         progress("building the wheel ...")
@@ -167,12 +167,12 @@ def deploy(stack: str, parameters: dict[str, str], progress, poll: float = 5.0) 
 
     params = {"ArtifactsBucket": bucket, "PackageKey": package_key, **parameters}
     # A TemplateBody may hold 51,200 bytes; the platform template is about that size: it goes by URL.
-    big_body = {"TemplateURL": _template_url(bucket, "templates/platform.yaml")}
-    return apply_stack(stack, big_body, params, progress, poll)
+    big_body = {"TemplateURL": _template_url(settings, bucket, "templates/platform.yaml")}
+    return apply_stack(settings, stack, big_body, params, progress, poll)
 
 
-def _empty_bucket(bucket: str) -> None:
-    s3 = client("s3")
+def _empty_bucket(settings: Settings, bucket: str) -> None:
+    s3 = settings.client("s3")
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
@@ -180,10 +180,10 @@ def _empty_bucket(bucket: str) -> None:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
 
 
-def destroy(stack: str, progress, poll: float = 5.0) -> list[str]:
+def destroy(settings: Settings, stack: str, progress, poll: float = 5.0) -> list[str]:
     """Delete the platform stack, then empty and delete the artifacts stack. Returns what was kept:
     resources with DeletionPolicy Retain (the data) stay, and are named."""
-    cfn = client("cloudformation")
+    cfn = settings.client("cloudformation")
     kept = []
     if _stack_status(cfn, stack):
         resources = [r for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
@@ -193,7 +193,7 @@ def destroy(stack: str, progress, poll: float = 5.0) -> list[str]:
         kept = [f"{r['ResourceType']} {r['PhysicalResourceId']}" for r in resources if r["LogicalResourceId"] in retained]
         for r in resources:  # a bucket must be empty before CloudFormation can delete it
             if r["ResourceType"] == "AWS::S3::Bucket" and r["LogicalResourceId"] not in retained:
-                _empty_bucket(r["PhysicalResourceId"])
+                _empty_bucket(settings, r["PhysicalResourceId"])
         progress(f"{stack}: deleting")
         cfn.delete_stack(StackName=stack)
         final = _wait(cfn, stack, progress, poll)
@@ -201,7 +201,7 @@ def destroy(stack: str, progress, poll: float = 5.0) -> list[str]:
             raise RuntimeError(f"stack {stack} ended in {final}")
     artifacts_stack = f"{stack}-artifacts"
     if _stack_status(cfn, artifacts_stack):
-        _empty_bucket(_physical_id(artifacts_stack, "ArtifactsBucket"))
+        _empty_bucket(settings, _physical_id(settings, artifacts_stack, "ArtifactsBucket"))
         progress(f"{artifacts_stack}: deleting")
         cfn.delete_stack(StackName=artifacts_stack)
         _wait(cfn, artifacts_stack, progress, poll)

@@ -3,7 +3,7 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ecom_etl.schema import SILVER_COLUMNS
+from ecom_etl.schema import CLEAN_COLUMNS
 from ecom_etl.spark_types import AMOUNT_TYPE
 
 
@@ -17,15 +17,14 @@ def season_of(month: F.Column) -> F.Column:
     )
 
 
-def enrich(lines: DataFrame) -> DataFrame:
-    """Clean lines -> silver lines: add line_amount, is_cancellation and the period columns.
+def derived_columns() -> list[F.Column]:
+    """The derived columns of rule 9, from the cleaned columns (null where those are).
 
     December belongs to the next year's winter (Dec 2010 is Winter 2011), so a winter is one season.
     """
     ts = F.col("invoice_ts")
     month = F.month(ts)
-    return lines.select(
-        "*",
+    return [
         (F.col("quantity").cast(AMOUNT_TYPE) * F.col("unit_price")).cast(AMOUNT_TYPE).alias("line_amount"),
         F.col("invoice_no").startswith("C").alias("is_cancellation"),
         F.to_date(ts).alias("invoice_date"),
@@ -35,4 +34,9 @@ def enrich(lines: DataFrame) -> DataFrame:
         F.to_date(F.date_trunc("week", ts)).alias("week_start"),
         season_of(month).alias("season"),
         (F.year(ts) + F.when(month == 12, 1).otherwise(0)).alias("season_year"),
-    ).select(*SILVER_COLUMNS)
+    ]
+
+
+def enrich(lines: DataFrame) -> DataFrame:
+    """Clean lines -> silver lines: the eight cleaned columns and the derived ones."""
+    return lines.select(*CLEAN_COLUMNS, *derived_columns())

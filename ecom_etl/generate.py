@@ -12,11 +12,12 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ecom_etl.schema import RAW_COLUMNS
+from ecom_etl.schema import HEADER
 
 FIRST_DAY = date(2010, 12, 1)
 LAST_DAY = date(2011, 12, 9)
 LINES_PER_INVOICE = 20
+FIRST_INVOICE = 536365
 # Relative order volume per month: the real shop sells most in the autumn before Christmas.
 MONTH_WEIGHT = {1: 0.8, 2: 0.75, 3: 0.95, 4: 0.8, 5: 1.0, 6: 0.95, 7: 0.95, 8: 0.95, 9: 1.4, 10: 1.6, 11: 2.1, 12: 1.2}
 COUNTRIES = ("United Kingdom",) * 18 + ("Germany", "France", "EIRE", "Spain", "Netherlands", "Belgium")
@@ -74,19 +75,28 @@ def _csv_field(col: Column) -> Column:
     return F.when(col.rlike('[,"]'), F.concat(F.lit('"'), F.regexp_replace(col, '"', '""'), F.lit('"'))).otherwise(col)
 
 
-def order_lines(spark: SparkSession, rows: int, seed: int = 42) -> DataFrame:
+def invoice_plan(rows: int) -> list[tuple[str, int, int, int]]:
+    """rows_per_day with the first invoice offset of each day: an invoice never spans two days."""
+    plan, invoices = [], 0
+    for day, start, count in rows_per_day(rows):
+        plan.append((day, start, count, invoices))
+        invoices += -(-count // LINES_PER_INVOICE)
+    return plan
+
+
+def order_lines(spark: SparkSession, rows: int, seed: int = 42, first_invoice: int = FIRST_INVOICE) -> DataFrame:
     """`day` and the CSV `line` of each generated row (duplicates included, header not)."""
     products = catalog(seed)
-    plan = spark.createDataFrame(rows_per_day(rows), "day string, start long, n long")
+    plan = spark.createDataFrame(invoice_plan(rows), "day string, start long, n long, invoices long")
     lines = plan.select(
-        "day", F.explode(F.sequence(F.col("start"), F.col("start") + F.col("n") - 1)).alias("id")
+        "day", "start", "invoices", F.explode(F.sequence(F.col("start"), F.col("start") + F.col("n") - 1)).alias("id")
     ).where(F.col("n") > 0)
-    inv = F.floor(F.col("id") / LINES_PER_INVOICE)
+    inv = F.col("invoices") + F.floor((F.col("id") - F.col("start")) / LINES_PER_INVOICE)
     u = lambda salt, key=inv: _unit(seed, salt, key)  # noqa: E731 - per-invoice or per-line draws
     line_u = lambda salt: _unit(seed, salt, F.col("id"))  # noqa: E731
 
     cancelled = u("cancel") < 0.02
-    invoice_no = F.concat(F.when(cancelled, "C").otherwise(""), (536365 + inv).cast("string"))
+    invoice_no = F.concat(F.when(cancelled, "C").otherwise(""), (F.lit(first_invoice) + inv).cast("string"))
     product = F.element_at(
         F.array(*[F.struct(F.lit(c).alias("code"), F.lit(d).alias("desc"), F.lit(p).alias("price")) for c, d, p in products]),
         (F.pow(line_u("product"), 2) * len(products)).cast("int") + 1,
@@ -127,15 +137,16 @@ def order_lines(spark: SparkSession, rows: int, seed: int = 42) -> DataFrame:
     return lines.select("day", "id", line.alias("line"), F.explode(copies).alias("copy"))
 
 
-def write_csv_by_day(spark: SparkSession, rows: int, out_dir: str, seed: int = 42) -> list[str]:
+def write_csv_by_day(spark: SparkSession, rows: int, out_dir: str, seed: int = 42,
+                     first_invoice: int = FIRST_INVOICE) -> list[str]:
     """Write `rows` generated lines (plus ≈1 % duplicates) as OUT_DIR/<day>.csv; returns the files."""
     header = spark.createDataFrame(
-        [(d, -1, ",".join(RAW_COLUMNS), 0) for d, _, n in rows_per_day(rows) if n > 0], "day string, id long, line string, copy int"
+        [(d, -1, ",".join(HEADER), 0) for d, _, n in rows_per_day(rows) if n > 0], "day string, id long, line string, copy int"
     )
     staging = os.path.join(out_dir, "_staging")
     shutil.rmtree(staging, ignore_errors=True)
     (
-        order_lines(spark, rows, seed)
+        order_lines(spark, rows, seed, first_invoice)
         .unionByName(header)
         .repartition("day")
         .sortWithinPartitions("day", "id", "copy")

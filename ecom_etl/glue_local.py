@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ecom_etl import template
 from ecom_etl.errors import EtlInputError
+from ecom_etl.settings import Settings, child_environment
 
 ARTIFACTS = "ArtifactsBucket"
 # Arguments Glue itself acts on. Locally their work is already done: Delta is configured by
@@ -78,7 +79,7 @@ def _local_refs(tpl: dict) -> dict[str, str]:
     refs = {
         **template.parameter_defaults(tpl),
         "AWS::StackName": "local",
-        "AWS::Region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "AWS::Region": Settings.from_environment().region,
         "AWS::AccountId": "000000000000",
         "AWS::Partition": "aws",
         ARTIFACTS: ARTIFACTS,
@@ -127,6 +128,4 @@ def start_job_run(job_name: str, overrides: dict[str, str], s3_root: Path, progr
     if run.ignored:
         progress(f"Glue-only arguments (done by the local setup instead): {', '.join(run.ignored)}")
     progress("$ " + " ".join(run.command()))
-    bin_dir = os.path.dirname(sys.executable)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "PYSPARK_PYTHON": sys.executable}
-    return subprocess.run(run.command(), env=env).returncode
+    return subprocess.run(run.command(), env=child_environment(sys.executable)).returncode

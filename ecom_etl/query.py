@@ -1,23 +1,24 @@
 """Athena-like ad-hoc SQL over the lake: every table registered by its catalog name."""
 
+from __future__ import annotations
+
 import csv
-import io as text_io
+import io
 import json
 
 from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_etl.errors import EtlInputError
-from ecom_etl.io import Lake, first_line, is_delta_table
-
-FORMATS = ("table", "csv", "json")
+from ecom_etl import delta
+from ecom_etl.errors import EtlInputError, first_line
+from ecom_etl.lake import Lake
 
 
 def register_views(spark: SparkSession, lake: Lake) -> list[str]:
     """Each existing lake table as a temporary view named as in the catalog (order_lines, revenue_monthly, ...)."""
     names = []
     for name, location in lake.tables().items():
-        if is_delta_table(spark, location):
+        if delta.exists(spark, location):
             spark.read.format("delta").load(location).createOrReplaceTempView(name)
             names.append(name)
     if not names:
@@ -25,9 +26,8 @@ def register_views(spark: SparkSession, lake: Lake) -> list[str]:
     return names
 
 
-def run_sql(spark: SparkSession, lake: Lake, query: str) -> DataFrame:
+def run_sql(spark: SparkSession, query: str, tables: list[str]) -> DataFrame:
     """The query's result; a bad query or an unknown table is an EtlInputError with Spark's reason."""
-    tables = register_views(spark, lake)
     try:
         return spark.sql(query)
     except ParseException as exc:
@@ -45,7 +45,7 @@ def render(result: DataFrame, fmt: str, limit: int = 1000) -> str:
     columns = result.columns
     values = [["" if v is None else str(v) for v in row] for row in rows]
     if fmt == "csv":
-        out = text_io.StringIO()
+        out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(values)
@@ -53,6 +53,9 @@ def render(result: DataFrame, fmt: str, limit: int = 1000) -> str:
     if fmt == "json":
         return "\n".join(json.dumps(row.asDict(recursive=True), default=str) for row in rows)
     widths = [max([len(c)] + [len(v[i]) for v in values]) for i, c in enumerate(columns)]
-    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return " | ".join(c.ljust(w) for c, w in zip(cells, widths))
+
     table = [line(columns), "-+-".join("-" * w for w in widths)] + [line(v) for v in values]
     return "\n".join(table + [f"({len(rows)} row{'s' if len(rows) != 1 else ''})"])

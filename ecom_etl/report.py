@@ -13,10 +13,12 @@ from datetime import datetime, timezone
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from ecom_etl import delta
 from ecom_etl.aggregates import is_sale_line
 from ecom_etl.errors import EtlInputError
-from ecom_etl.io import Lake, is_delta_table, local_path
+from ecom_etl.lake import Lake
 from ecom_etl.schema import UNKNOWN
+from ecom_etl.storage import Storage
 
 SEASONS = ("Winter", "Spring", "Summer", "Autumn")
 TOP_COUNTRIES = 15
@@ -41,9 +43,9 @@ def _rows(df) -> list[dict]:
     return [row.asDict() for row in df.collect()]
 
 
-def collect(spark: SparkSession, lake: Lake) -> ReportData:
+def collect(spark: SparkSession, lake: Lake, storage: Storage) -> ReportData:
     """The dashboard's numbers from the lake's gold, silver and quarantine tables."""
-    tables = {name: path for name, path in lake.tables().items() if is_delta_table(spark, path)}
+    tables = {name: path for name, path in lake.tables().items() if delta.exists(spark, path)}
     if "order_lines" not in tables:
         raise EtlInputError(f"no lake tables under {lake.root} (run `ecom-etl batch` first)")
     read = lambda name: spark.read.format("delta").load(tables[name])  # noqa: E731
@@ -74,20 +76,15 @@ def collect(spark: SparkSession, lake: Lake) -> ReportData:
         quarantine_reasons=reasons,
         table_rows={name: read(name).count() for name in tables},
         built_at=last_commit["timestamp"].strftime("%Y-%m-%d %H:%M UTC"),
-        last_run=last_run_summary(lake),
+        last_run=last_run_summary(lake, storage),
     )
 
 
-def last_run_summary(lake: Lake) -> dict:
+def last_run_summary(lake: Lake, storage: Storage) -> dict:
     """The newest batch run summary the lake keeps (Lake.runs), or {} when there is none."""
-    runs_dir = local_path(lake.runs)
-    if runs_dir is None or not os.path.isdir(runs_dir):
-        return {}
-    names = sorted(n for n in os.listdir(runs_dir) if n.endswith(".json"))
-    if not names:
-        return {}
-    with open(os.path.join(runs_dir, names[-1]), encoding="utf-8") as fh:
-        return json.load(fh)
+    names = [n for n in storage.names(lake.runs) if n.endswith(".json")]
+    text = storage.read_text(f"{lake.runs}/{names[-1]}") if names else None
+    return json.loads(text) if text else {}
 
 
 # ---------------------------------------------------------------------------------------- drawing
@@ -254,8 +251,8 @@ def render(data: ReportData) -> str:
 """
 
 
-def write_report(spark: SparkSession, lake: Lake, out: str) -> str:
-    page = render(collect(spark, lake))
+def write_report(spark: SparkSession, lake: Lake, storage: Storage, out: str) -> str:
+    page = render(collect(spark, lake, storage))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w", encoding="utf-8") as fh:
         fh.write(page)

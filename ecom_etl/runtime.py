@@ -4,14 +4,19 @@ Nothing here imports `awsglue`; the Glue lifecycle (GlueContext, Job.init/commit
 jobs/glue_runtime.py, which hands the session it gets from Glue to `configure`.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from importlib import resources
 
 from pyspark.sql import SparkSession
+
+from ecom_etl import spark_packages
+from ecom_etl.settings import Settings, SparkSettings, python_for_spark_workers, runtime_override, spark_home
 
 # Applied on every runtime: timestamps are wall-clock values, never shifted by a machine's zone.
 SESSION_CONF: dict[str, str] = {
@@ -32,7 +37,7 @@ def on_glue(argv: list[str]) -> bool:
     ECOM_ETL_RUNTIME=glue|local overrides the guess. Whether `awsglue` imports says nothing:
     the local extra installs it, and a GlueContext cannot start without Glue's jars.
     """
-    forced = os.environ.get("ECOM_ETL_RUNTIME", "").lower()
+    forced = runtime_override()
     if forced in ("glue", "local"):
         return forced == "glue"
     return any(a == "--JOB_RUN_ID" or a.startswith("--JOB_RUN_ID=") for a in argv)
@@ -45,94 +50,117 @@ def configure(spark: SparkSession) -> SparkSession:
     return spark
 
 
-def local_conf(shuffle_partitions: int | None = None, ui: bool | None = None) -> dict[str, str]:
-    """Spark settings for a 2-core laptop; each can be overridden from the environment."""
-    log4j = os.environ.get("ECOM_ETL_LOG4J") or resources.files("ecom_etl").joinpath("log4j2.properties")
-    partitions = shuffle_partitions or int(os.environ.get("ECOM_ETL_SHUFFLE_PARTITIONS", "8"))
-    ui_on = ui if ui is not None else os.environ.get("ECOM_ETL_SPARK_UI", "0") == "1"
+def local_conf(spark_settings: SparkSettings, settings: Settings) -> dict[str, str]:
+    """Spark settings for a 2-core laptop, with Delta, S3 (on the emulator when it has an endpoint)
+    and the multi-writer Delta log store for S3 tables."""
+    log4j = spark_settings.log4j or str(resources.files("ecom_etl").joinpath("log4j2.properties"))
+    partitions = str(spark_settings.shuffle_partitions)
     java_opts = f"-Dlog4j.configurationFile={log4j} -Dlog4j2.configurationFile={log4j}"
     return {
         **SESSION_CONF,
         **DELTA_CONF,
-        "spark.sql.shuffle.partitions": str(partitions),
-        "spark.default.parallelism": str(partitions),
+        **spark_packages.conf(settings),
+        "spark.master": spark_settings.master,
+        "spark.sql.shuffle.partitions": partitions,
+        "spark.default.parallelism": partitions,
         "spark.sql.adaptive.enabled": "true",
-        "spark.ui.enabled": str(ui_on).lower(),
+        "spark.ui.enabled": str(spark_settings.ui).lower(),
         "spark.ui.showConsoleProgress": "false",
-        "spark.driver.memory": os.environ.get("ECOM_ETL_DRIVER_MEMORY", "4g"),
+        "spark.driver.memory": spark_settings.driver_memory,
         "spark.driver.extraJavaOptions": java_opts,
-        "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="ecom-etl-catalog-"),
+        "spark.pyspark.python": sys.executable,  # workers run the interpreter that has ecom_etl
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     }
 
 
-def delta_packages() -> str:
-    """The Maven coordinates of the Delta jars matching the installed delta-spark (pip) package."""
-    from delta import configure_spark_with_delta_pip
-
-    builder = configure_spark_with_delta_pip(SparkSession.Builder())
-    return builder._options["spark.jars.packages"]  # the one place delta-spark names its jars
-
-
-def spark_defaults() -> str:
+def spark_defaults(settings: Settings | None = None) -> str:
     """spark-defaults.conf for the local Spark install, so that a plain
-    `spark-submit jobs/batch_etl.py ...` gets Delta and UTC, as Glue's job configuration does."""
-    conf = {**local_conf(), "spark.jars.packages": delta_packages()}
-    del conf["spark.sql.warehouse.dir"]  # a fresh temporary directory per session instead
+    `spark-submit jobs/batch_etl.py ...` gets what Glue's job configuration gives a job."""
+    conf = local_conf(SparkSettings.from_environment(), settings or Settings.from_environment())
+    del conf["spark.master"]  # spark-submit's --master, or local[*]
     return "".join(f"{key} {value}\n" for key, value in sorted(conf.items()))
 
 
-def install_spark_defaults() -> str:
+def install_spark_defaults(settings: Settings | None = None) -> str:
     """Write spark_defaults() into $SPARK_HOME/conf of the pyspark package; returns the path."""
     import pyspark
 
-    conf_dir = os.path.join(os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__), "conf")
+    conf_dir = os.path.join(spark_home() or os.path.dirname(pyspark.__file__), "conf")
     os.makedirs(conf_dir, exist_ok=True)
     path = os.path.join(conf_dir, "spark-defaults.conf")
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write("# Written by `ecom-etl setup-spark`: Delta, UTC and quiet logs for spark-submit.\n")
-        fh.write(spark_defaults())
+        fh.write("# Written by `ecom-etl setup-spark`: Delta, S3, UTC and quiet logs for spark-submit.\n")
+        fh.write(spark_defaults(settings))
     return path
 
 
+def build_log_store() -> str:
+    """Compile the Delta log store once the jars it is built against are in the Ivy cache (a Spark
+    start resolves them); nothing to do when it is current."""
+    from ecom_etl import delta_log_store
+
+    if delta_log_store.is_built():
+        return f"{delta_log_store.JAR} is current"
+    spark = local_session(app_name="ecom-etl setup")
+    resolved = [j.removeprefix("file://") for j in spark.sparkContext.getConf().get("spark.jars", "").split(",") if j]
+    spark.stop()
+    return f"built {delta_log_store.build(spark_packages.hadoop_jars() + resolved)}"
+
+
 def local_session(
+    settings: Settings | None = None,
     app_name: str = "ecom-etl",
-    master: str | None = None,
-    shuffle_partitions: int | None = None,
-    ui: bool | None = None,
+    spark_settings: SparkSettings | None = None,
 ) -> SparkSession:
-    """A local SparkSession with Delta configured (jars resolved from Maven via Ivy, cached).
+    """A local SparkSession with Delta and S3 configured (jars from Maven Central, cached).
 
     An already active session (spark-submit, a test run) is reused as it is.
     """
-    from delta import configure_spark_with_delta_pip
-
     active = SparkSession.getActiveSession()
     if active is not None:
         return configure(active)
-    # Python workers (foreachPartition sinks) must run the interpreter that has ecom_etl installed.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-    builder = SparkSession.builder.appName(app_name).master(
-        master or os.environ.get("ECOM_ETL_MASTER", "local[2]")
-    )
-    for key, value in local_conf(shuffle_partitions, ui).items():
+    settings = settings or Settings.from_environment()
+    spark_settings = spark_settings or SparkSettings.from_environment()
+    python_for_spark_workers(sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    conf = local_conf(spark_settings, settings)
+    conf["spark.sql.warehouse.dir"] = tempfile.mkdtemp(prefix="ecom-etl-catalog-")
+    for key, value in conf.items():
         builder = builder.config(key, value)
-    with _jvm_stdout_to_stderr():
-        spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    with _jvm_output(verbose=spark_settings.verbose):
+        spark = builder.getOrCreate()
     return configure(spark)
 
 
 @contextmanager
-def _jvm_stdout_to_stderr() -> Iterator[None]:
-    """The JVM inherits our stdout; point it at stderr while Spark starts, so Ivy's and Spark's
-    chatter never mixes with a command's output (`ecom-etl sql --format csv > out.csv`)."""
+def _jvm_output(verbose: bool) -> Iterator[None]:
+    """Where the JVM's own stdout and stderr go for its lifetime (it inherits them when Spark
+    starts): never our stdout, which is a command's output (`ecom-etl sql --format csv > out.csv`).
+    Verbose: our stderr. Otherwise a log file, shown when the start fails: Ivy alone prints about
+    25 lines on every start."""
     sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    log = None
+    if verbose:
+        os.dup2(2, 1)
+    else:
+        log = tempfile.NamedTemporaryFile(prefix="ecom-etl-spark-", suffix=".log", delete=False)
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
     try:
         yield
+    except Exception:
+        if log is not None:
+            os.dup2(saved[1], 2)
+            with open(log.name, encoding="utf-8", errors="replace") as fh:
+                sys.stderr.write(fh.read()[-4000:])
+        raise
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        if log is not None:
+            log.close()

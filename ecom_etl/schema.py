@@ -1,23 +1,13 @@
 """Column and table names of every table, in one place (docs/data-contract.md is the prose).
 
 Plain Python: the API's Lambda package imports it without Spark. The Spark types are in
-ecom_etl.spark_types.
+ecom_etl.spark_types, the cleaning rules in ecom_etl.contract.
 """
 
-# The raw CSV header, in file order. Every column is read as a string.
-RAW_COLUMNS: tuple[str, ...] = (
-    "InvoiceNo",
-    "StockCode",
-    "Description",
-    "Quantity",
-    "InvoiceDate",
-    "UnitPrice",
-    "CustomerID",
-    "Country",
-)
-CORRUPT_COLUMN = "_corrupt_record"
+from ecom_etl.contract import HEADER
+from ecom_etl.contract import UNKNOWN
 
-UNKNOWN = "unknown"
+__all__ = ["HEADER", "UNKNOWN"]
 
 # The eight cleaned fields: equal on all of them means an exact duplicate.
 CLEAN_COLUMNS: tuple[str, ...] = (
@@ -30,13 +20,15 @@ CLEAN_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "country",
 )
-# What every reader (CSV files, the stream) hands to cleaning: the raw strings under these names,
-# `raw_line` (the whole record when it could not be split into fields) and `source` (file or
-# stream position). The quarantine keeps exactly these.
+# What every reader (CSV files, the stream) hands to cleaning: the eight raw strings (RAW_FIELDS),
+# `raw_line` (the record's text when it is not eight UTF-8 fields), `source` (file or stream
+# position) and `read_reasons` (what reading found wrong). The quarantine keeps all but the last.
 RAW_FIELDS: tuple[str, ...] = tuple(f"raw_{c}" for c in CLEAN_COLUMNS)
 RAW_LINE = "raw_line"
 SOURCE = "source"
-RAW_INPUT_COLUMNS: tuple[str, ...] = RAW_FIELDS + (RAW_LINE, SOURCE)
+READ_REASONS = "read_reasons"
+RECORD_COLUMNS: tuple[str, ...] = RAW_FIELDS + (RAW_LINE, SOURCE, READ_REASONS)
+RECORD_DDL = ", ".join(f"{c} string" for c in RAW_FIELDS + (RAW_LINE, SOURCE)) + f", {READ_REASONS} array<string>"
 
 DERIVED_COLUMNS: tuple[str, ...] = (
     "line_amount",

@@ -7,12 +7,14 @@ decided from the runtime (ecom_etl.runtime.on_glue), not from whether `awsglue` 
 
 import argparse
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from pyspark.sql import SparkSession
 
 from ecom_etl import runtime
+from ecom_etl.settings import Settings
 
 
 def resolve_args(argv: list[str], required: list[str], optional: dict[str, str]) -> dict[str, str]:
@@ -38,14 +40,16 @@ def resolve_args(argv: list[str], required: list[str], optional: dict[str, str])
 class JobRun(NamedTuple):
     spark: SparkSession
     glue_context: object | None  # awsglue.context.GlueContext on Glue, None elsewhere
+    has_catalog: bool  # the Glue Data Catalog (on Glue, or the emulator's locally)
 
 
 @contextmanager
-def job_session(args: dict[str, str], argv: list[str]) -> Iterator[JobRun]:
+def job_session(args: dict[str, str], argv: list[str], settings: Settings) -> Iterator[JobRun]:
     """The SparkSession (and GlueContext) of this job run; on Glue the Job is committed when the
     body succeeds."""
     if not runtime.on_glue(argv):
-        yield JobRun(runtime.local_session(args.get("JOB_NAME") or "ecom-etl-job"), None)
+        spark = runtime.local_session(settings, args.get("JOB_NAME") or "ecom-etl-job")
+        yield JobRun(spark, None, bool(settings.endpoint_url))
         return
     from awsglue.context import GlueContext
     from awsglue.job import Job
@@ -54,7 +58,7 @@ def job_session(args: dict[str, str], argv: list[str]) -> Iterator[JobRun]:
     glue_context = GlueContext(SparkContext.getOrCreate())
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
-    yield JobRun(runtime.configure(glue_context.spark_session), glue_context)
+    yield JobRun(runtime.configure(glue_context.spark_session), glue_context, True)
     job.commit()
 
 

@@ -5,9 +5,8 @@ from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_etl.schema import RAW_INPUT_COLUMNS, SILVER_COLUMNS
+from ecom_etl.schema import RECORD_DDL, SILVER_COLUMNS
 
-RAW_DDL = ", ".join(f"{c} string" for c in RAW_INPUT_COLUMNS)
 SILVER_DDL = (
     "invoice_no string, stock_code string, description string, quantity int, invoice_ts timestamp, "
     "unit_price decimal(12,3), customer_id string, country string, line_amount decimal(22,3), "
@@ -20,9 +19,10 @@ GOOD = ("536365", "85123A", "WHITE HEART", "6", "2010-12-01 08:26:00", "2.55", "
 
 
 def raw_lines(spark: SparkSession, *rows: tuple, source: str = "test.csv") -> DataFrame:
-    """Raw rows of eight fields (or (fields..., raw_line)) with a source."""
-    full = [(*r, None, source) if len(r) == 8 else (*r, source) for r in rows]
-    return spark.createDataFrame(full, RAW_DDL)
+    """Records of eight raw fields, or (fields..., raw_line) for a record that had not eight
+    fields (its reading reason: malformed_record), with a source."""
+    full = [(*r, None, source, []) if len(r) == 8 else (*r, source, ["malformed_record"]) for r in rows]
+    return spark.createDataFrame(full, RECORD_DDL)
 
 
 def raw(**changes: str | None) -> tuple:

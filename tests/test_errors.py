@@ -1,20 +1,24 @@
-"""Spark failures caused by bad input become one readable line (the S3 path, where Spark checks headers)."""
+"""Spark failures caused by bad input become one readable line."""
 
 from ecom_etl.errors import explain
 
 
-def test_header_mismatch_names_the_file():
-    spark35 = (
-        "An error occurred while calling o71.collectToPython.\n: org.apache.spark.SparkException: Job aborted: "
-        "java.lang.IllegalArgumentException: CSV header does not conform to the schema.\n Header: Inv, StockCode\n"
-        " Schema: InvoiceNo, StockCode\nExpected: InvoiceNo but found: Inv\nCSV file: s3a://raw/2011-01-04.csv\n\tat org..."
+def test_an_input_error_raised_in_a_spark_worker_comes_back_as_its_own_line():
+    spark_text = (
+        "An exception was thrown from the Python worker. Please see the stack trace below.\n"
+        "Traceback (most recent call last):\n  File \"sources.py\", line 80, in _file_rows\n"
+        "ecom_etl.errors.EtlInputError: s3://raw/x.csv: unexpected CSV header 'Inv,StockCode', expected 'InvoiceNo,...'\n"
+        "\tat org.apache.spark.api.python.BasePythonRunner..."
     )
-    assert str(explain(Exception(spark35))) == "unexpected CSV header in the input s3a://raw/2011-01-04.csv"
-    spark41 = (
-        "[FAILED_READ_FILE.NO_HINT] Encountered error while reading file s3a://raw/x.csv.  SQLSTATE: KD001\n"
-        "Caused by: java.lang.IllegalArgumentException: Number of column in CSV header is not equal to number of fields"
-    )
-    assert str(explain(Exception(spark41))) == "unexpected CSV header in the input s3a://raw/x.csv"
+    assert str(explain(Exception(spark_text))) == (
+        "s3://raw/x.csv: unexpected CSV header 'Inv,StockCode', expected 'InvoiceNo,...'")
+
+
+def test_a_missing_path_or_bucket_is_named():
+    spark41 = "[PATH_NOT_FOUND] Path does not exist: s3a://raw/2011-01-04.csv. SQLSTATE: 42K03"
+    assert str(explain(Exception(spark41))) == "input path does not exist s3a://raw/2011-01-04.csv"
+    s3 = "java.io.FileNotFoundException: No such file or directory; NoSuchBucket: The specified bucket does not exist"
+    assert str(explain(Exception(s3))).startswith("no such bucket")
 
 
 def test_unknown_failures_are_not_disguised_as_input_errors():

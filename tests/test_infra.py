@@ -9,11 +9,10 @@ import zipfile
 import pytest
 from chispa import assert_df_equality
 
-from ecom_etl import template
-from ecom_etl.aws import client
+from ecom_etl import settings, template
 from ecom_etl.glue_local import GLUE_ONLY, local_path
-from ecom_etl.io import Lake
-from ecom_etl.stream import api, dynamo
+from ecom_etl.lake import Lake
+from ecom_etl.stream import dynamo
 from ecom_etl.stream.server import ROUTES
 
 ROOT = str(template.REPO_ROOT)
@@ -65,7 +64,8 @@ def test_lambda_handlers_exist_and_read_the_environment_the_template_sets():
     for function in functions.values():
         module, _, name = function["Handler"].rpartition(".")
         assert callable(getattr(importlib.import_module(module), name))
-        assert set(function["Environment"]["Variables"]) == set(api.ENVIRONMENT)
+        variables = set(function["Environment"]["Variables"])
+        assert variables <= set(settings.ENVIRONMENT) and {"STREAM_NAME", "CUSTOMERS_TABLE", "INVOICES_TABLE"} <= variables
         assert text(function["Code"]) == {"S3Bucket": "${ArtifactsBucket}", "S3Key": "${PackageKey}"}
 
 
@@ -104,24 +104,25 @@ def test_the_stream_jobs_role_allows_exactly_the_dynamodb_calls_its_sink_makes(a
     from datetime import datetime
     from decimal import Decimal
 
-    from ecom_etl.aws import Names
+    from ecom_etl.settings import Settings
     from ecom_etl.stream import emulator
 
-    names = Names("role-check", "role-check-customers", "role-check-invoices")
-    emulator.create_resources(names, shards=1, buckets=())
+    names = aws.named(customers_table="role-check-customers", invoices_table="role-check-invoices")
+    emulator.create_resources(names.named(stream="role-check"), shards=1, buckets=())
     made = set()
+    real_resource = Settings.resource
 
-    def recorded(service: str):
-        made_by = client(service)
-        made_by.meta.events.register("before-call", lambda model, **_: made.add(f"{service}:{model.name}"))
-        return made_by
+    def recorded(self, service: str):
+        resource = real_resource(self, service)
+        resource.meta.client.meta.events.register("before-call", lambda model, **_: made.add(f"{service}:{model.name}"))
+        return resource
 
-    monkeypatch.setattr(dynamo, "client", recorded)
+    monkeypatch.setattr(Settings, "resource", recorded)
     line = {"invoice_no": "536365", "stock_code": "85123A", "description": "WHITE HEART", "quantity": 6,
             "invoice_ts": datetime(2010, 12, 1, 8, 26), "unit_price": Decimal("2.550"),
             "line_amount": Decimal("15.300"), "customer_id": "17850", "country": "United Kingdom",
             "is_cancellation": False}
-    assert dynamo.write_lines([line], names.invoices_table, names.customers_table) == (1, 1)
+    assert dynamo.write_lines(names, [line]) == (1, 1)
 
     statements = props("AWS::IAM::Role")["StreamJobRole"]["Policies"][0]["PolicyDocument"]["Statement"]
     actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
@@ -158,9 +159,10 @@ def named_queries() -> dict[str, str]:
 
 
 def test_athena_named_queries_give_the_gold_tables_numbers(spark, loaded):
-    from ecom_etl.query import run_sql
+    from ecom_etl.query import register_views, run_sql
 
     _, lake = loaded
+    tables = register_views(spark, lake)
     queries = named_queries()
     assert set(queries) == {"monthly_revenue", "quarterly_revenue", "top_product_per_season"}
     gold = {name: spark.read.format("delta").load(lake.gold(name)) for name in
@@ -168,11 +170,11 @@ def test_athena_named_queries_give_the_gold_tables_numbers(spark, loaded):
     measures = ["net_revenue", "gross_revenue", "returns"]
     for query, table, keys in (("monthly_revenue", "revenue_monthly", ["year", "month"]),
                                ("quarterly_revenue", "revenue_quarterly", ["year", "quarter"])):
-        got = run_sql(spark, lake, queries[query])
+        got = run_sql(spark, queries[query], tables)
         want = gold[table].select(*keys, *measures)
         assert got.columns == keys + measures and got.count() == want.count() > 0
         assert_df_equality(got, want, ignore_row_order=True, ignore_nullable=True)
-    top = run_sql(spark, lake, queries["top_product_per_season"])
+    top = run_sql(spark, queries["top_product_per_season"], tables)
     want = gold["top_products_by_season"].where("rank = 1").drop("rank")
     assert_df_equality(top, want, ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
 
@@ -186,20 +188,20 @@ def test_the_api_lambda_package_imports_without_spark():
     assert done.returncode == 0, done.stderr
 
 
-def deployed_resources(stack: str) -> dict[str, dict]:
-    found = client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+def deployed_resources(aws, stack: str) -> dict[str, dict]:
+    found = aws.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
     return {r["LogicalResourceId"]: r for r in found if "LogicalResourceId" in r}
 
 
 def test_deploy_to_the_emulator_then_destroy(aws, capsys):
     from ecom_etl.cli import main
 
-    assert main(["deploy", "--stack", "ecomtest", "--endpoint-url", aws, "--parameters", "ShardCount=2"]) == 0
+    assert main(["deploy", "--stack", "ecomtest", "--endpoint-url", aws.endpoint_url, "--parameters", "ShardCount=2"]) == 0
     out = capsys.readouterr().out
     assert "stack ecomtest: CREATE_COMPLETE" in out
-    deployed = deployed_resources("ecomtest")
+    deployed = deployed_resources(aws, "ecomtest")
     phys = {k: r.get("PhysicalResourceId") for k, r in deployed.items()}
-    s3, artifacts = client("s3"), deployed_resources("ecomtest-artifacts")["ArtifactsBucket"]["PhysicalResourceId"]
+    s3, artifacts = aws.client("s3"), deployed_resources(aws, "ecomtest-artifacts")["ArtifactsBucket"]["PhysicalResourceId"]
 
     # The code went where the template points.
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=artifacts)["Contents"]}
@@ -208,31 +210,31 @@ def test_deploy_to_the_emulator_then_destroy(aws, capsys):
     assert {"jobs/batch_etl.py", "jobs/stream_etl.py", "jobs/glue_runtime.py"} <= keys
     body = s3.get_object(Bucket=artifacts, Key=wheel)["Body"].read()
     with zipfile.ZipFile(__import__("io").BytesIO(body)) as whl:
-        assert {"ecom_etl/stream/api.py", "ecom_etl/stream/wire.py", "ecom_etl/schema.py"} <= set(whl.namelist())
+        assert {"ecom_etl/stream/api.py", "ecom_etl/wire.py", "ecom_etl/contract.py", "ecom_etl/csv_records.py"} <= set(whl.namelist())
 
     # What the emulator models, with the template's settings.
     for bucket in ("RawBucket", "LakeBucket", "AthenaResultsBucket", "AccessLogsBucket"):
         rule = s3.get_bucket_encryption(Bucket=phys[bucket])["ServerSideEncryptionConfiguration"]["Rules"][0]
         assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("aws:kms", "AES256")
-    stream = client("kinesis").describe_stream_summary(StreamName=phys["OrdersStream"])["StreamDescriptionSummary"]
+    stream = aws.client("kinesis").describe_stream_summary(StreamName=phys["OrdersStream"])["StreamDescriptionSummary"]
     assert (stream["OpenShardCount"], stream["RetentionPeriodHours"]) == (2, 48)
-    ddb = client("dynamodb")
+    ddb = aws.client("dynamodb")
     for table, keys_ in (("CustomersTable", dynamo.CUSTOMERS_KEYS), ("InvoicesTable", dynamo.INVOICES_KEYS)):
         described = ddb.describe_table(TableName=phys[table])["Table"]
         assert tuple(k["AttributeName"] for k in described["KeySchema"]) == keys_
         assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    lam = client("lambda")
+    lam = aws.client("lambda")
     for function in ("PostOrdersFunction", "GetCustomerInvoicesFunction", "GetInvoiceFunction"):
         config = lam.get_function_configuration(FunctionName=phys[function])
         assert config["Runtime"] == "python3.11" and config["Handler"].startswith("ecom_etl.stream.api.")
         assert config["Environment"]["Variables"]["STREAM_NAME"] == phys["OrdersStream"]
-        log_group = client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{phys[function]}")
+        log_group = aws.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{phys[function]}")
         assert log_group["logGroups"][0]["retentionInDays"] == 90
     paths = {r["path"]: set(r.get("resourceMethods", {})) for r in
-             client("apigateway").get_resources(restApiId=phys["OrderApi"])["items"]}
+             aws.client("apigateway").get_resources(restApiId=phys["OrderApi"])["items"]}
     assert {p: m for p, m in paths.items() if m} == {
         "/orders": {"POST"}, "/customers/{id}/invoices": {"GET"}, "/invoices/{invoice_no}": {"GET"}}
-    assert client("sns").get_topic_attributes(TopicArn=phys["AlarmTopic"])["Attributes"].get("KmsMasterKeyId")
+    assert aws.client("sns").get_topic_attributes(TopicArn=phys["AlarmTopic"])["Attributes"].get("KmsMasterKeyId")
 
     # Say plainly what the emulator does not model (nothing pretends they were checked).
     expected = [name for name, r in TPL["Resources"].items() if "Condition" not in r]
@@ -244,8 +246,8 @@ def test_deploy_to_the_emulator_then_destroy(aws, capsys):
               "public access block, lifecycle and logging; stream encryption; table encryption and "
               "point-in-time recovery; Lambda tracing and KMS")
 
-    assert main(["deploy", "--stack", "ecomtest", "--endpoint-url", aws, "--destroy"]) == 0
-    cfn = client("cloudformation")
+    assert main(["deploy", "--stack", "ecomtest", "--endpoint-url", aws.endpoint_url, "--destroy"]) == 0
+    cfn = aws.client("cloudformation")
     alive = {s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"}
     assert not alive & {"ecomtest", "ecomtest-artifacts"}
     buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}

@@ -59,7 +59,7 @@ def start_job_run(s3_root, *arguments: str) -> subprocess.CompletedProcess:
 def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(spark, generated, loaded, tmp_path):
     from tests.test_pipeline import assert_same_lake
 
-    from ecom_etl.io import Lake
+    from ecom_etl.lake import Lake
 
     summary, lake = loaded
     done = start_job_run(tmp_path, f"--input_path={generated}")

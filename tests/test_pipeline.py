@@ -1,19 +1,29 @@
-"""The batch job end to end: generated files -> Delta tables, reruns, a new day, bad input."""
+"""The batch job end to end: generated files -> Delta tables, reruns, new files, files as exporters
+write them, bad input, and counts that can fail."""
 
+import gzip
 import json
 import os
+import shutil
 
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from ecom_etl import cli
+from ecom_etl import cli, load
+from ecom_etl.batch import run_batch
 from ecom_etl.generate import write_csv_by_day
-from ecom_etl.io import Lake
-from ecom_etl.pipeline import run_batch, shuffle_sized_for
+from ecom_etl.lake import Lake
 from ecom_etl.schema import GOLD_TABLES, QUARANTINE_COLUMNS, SILVER_COLUMNS
 from tests.builders import GENERATED_ROWS as ROWS
 from tests.builders import GENERATED_SEED
+
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+GOOD = "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom"
+
+
+def quiet(_: str) -> None:
+    pass
 
 
 def table(spark, path, drop=()):
@@ -25,54 +35,71 @@ def snapshot(spark, lake: Lake) -> dict:
     return {name: table(spark, path, drop=["ingested_at"]) for name, path in lake.tables().items()}
 
 
-def assert_same_lake(spark, actual: Lake, expected: Lake):
+def assert_same_lake(spark, actual: Lake, expected: Lake, without=("source", "quarantine_id")):
+    """The same rows in every table; the quarantine's `source` (and the id made from it) names the
+    file, which differs between two copies of one input."""
     want = snapshot(spark, expected)
     for name, rows in snapshot(spark, actual).items():
-        assert_df_equality(rows, want[name], ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
+        drop = [c for c in without if c in rows.columns]
+        assert_df_equality(rows.drop(*drop), want[name].drop(*drop), ignore_row_order=True,
+                           ignore_column_order=True, ignore_nullable=True)
 
 
-def test_a_big_input_gets_more_shuffle_partitions_for_its_run_only(spark):
-    key = "spark.sql.shuffle.partitions"
-    floor = spark.conf.get(key)
-    with shuffle_sized_for(spark, spark.range(0, 100, 1, numPartitions=1)):
-        assert spark.conf.get(key) == floor  # small: the session's setting stays
-    with shuffle_sized_for(spark, spark.range(0, 100, 1, numPartitions=30)):
-        assert spark.conf.get(key) == "60"
-    assert spark.conf.get(key) == floor
+def history(spark, lake: Lake) -> dict[str, int]:
+    return {name: spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count() for name, path in lake.tables().items()}
 
 
-def test_generator_is_deterministic_per_seed(spark, generated, tmp_path):
+def test_generator_is_deterministic_per_seed_and_an_invoice_stays_on_one_day(spark, generated, tmp_path):
     again = tmp_path / "again"
     write_csv_by_day(spark, ROWS, str(again), seed=GENERATED_SEED)
     names = sorted(os.listdir(generated))
     assert names == sorted(os.listdir(again)) and len(names) > 300
     for name in names[:: len(names) // 10]:
         assert (again / name).read_bytes() == open(os.path.join(generated, name), "rb").read()
+    days = spark.read.option("header", True).csv(generated).withColumn("day", F.input_file_name())
+    days = days.where(F.trim("InvoiceNo") != "")  # the generated lines without an invoice number
+    assert days.groupBy("InvoiceNo").agg(F.countDistinct("day").alias("n")).where("n > 1").count() == 0
 
 
 def test_a_run_reconciles_and_the_tables_hold_what_it_reports(spark, loaded):
     summary, lake = loaded
     assert summary.raw_rows > ROWS  # generated duplicates come on top
-    assert summary.reconciles
+    assert summary.reconciles and summary.problems == []
     assert summary.duplicates_dropped > 0 and summary.quarantined_rows > 0
+    assert summary.silver_source_rows == summary.silver_rows  # Delta's own count of what it read
     assert 0.15 < summary.unknown_customer_rows / summary.silver_rows < 0.35
     silver = table(spark, lake.silver)
     quarantine = table(spark, lake.quarantine)
     assert tuple(silver.columns) == SILVER_COLUMNS and tuple(quarantine.columns) == QUARANTINE_COLUMNS
     assert silver.count() == summary.silver_rows == summary.new_silver_rows
     assert quarantine.count() == summary.quarantined_rows
-    assert silver.count() + quarantine.count() + summary.duplicates_dropped == summary.raw_rows
     assert sum(summary.quarantine_reasons.values()) >= summary.quarantined_rows
     assert silver.groupBy(*silver.columns[:8]).count().where("count > 1").count() == 0
     for name in GOLD_TABLES:
         assert table(spark, lake.gold(name)).count() == summary.gold_rows[name] > 0
 
 
-def test_the_tables_are_registered_in_the_catalog(spark, loaded):
-    summary, _ = loaded
-    names = {t.name for t in spark.catalog.listTables("e2e")}
-    assert names == set(summary.tables)
-    assert spark.table("e2e.order_lines").count() == summary.silver_rows
+def test_a_run_whose_counts_do_not_add_up_fails(capsys, spark, monkeypatch, tmp_path):
+    """A silver sink that loses a line: the run's independent counts disagree, the CLI exits 1."""
+    path = tmp_path / "day.csv"
+    path.write_text(f"{HEADER}\n{GOOD}\n{GOOD.replace('85123A', '22423')}\n{GOOD}\n")
+    real = load.write_silver
+    dropping = lambda spark, rows, *a: real(spark, rows.where(F.col("stock_code") != "22423"), *a)  # noqa: E731
+    monkeypatch.setattr(load, "write_silver", dropping)
+    code, out, _ = run_cli(capsys, "batch", "--input", str(path), "--warehouse", str(tmp_path / "wh"))
+    assert code == 1
+    assert "read = kept + duplicates + quarantined: MISMATCH" in out
+    assert "silver's commit read 1 lines, 2 were kept" in out
+
+
+def test_the_tables_are_registered_in_the_catalog_as_native_delta_tables(aws, loaded):
+    summary, lake = loaded
+    glue = aws.client("glue")
+    tables = {t["Name"]: t for t in glue.get_tables(DatabaseName="e2e")["TableList"]}
+    assert set(tables) == set(summary.tables) == set(lake.tables())
+    silver = tables["order_lines"]
+    assert silver["Parameters"]["table_type"] == "DELTA" and silver["StorageDescriptor"]["Location"] == lake.silver
+    assert [c["Name"] for c in silver["StorageDescriptor"]["Columns"]] == list(SILVER_COLUMNS)
 
 
 def test_the_revenue_tables_add_up_to_silver(spark, loaded):
@@ -92,27 +119,78 @@ def test_another_delta_reader_sees_the_same_columns(loaded):
     assert top.column_names == ["season_year", "season", "rank", "stock_code", "description", "units_net", "revenue_net"]
 
 
-def test_rerunning_the_same_input_changes_nothing(spark, generated, loaded):
-    first, lake = loaded
-    before = {name: sorted(rows.collect()) for name, rows in snapshot(spark, lake).items()}
-    versions = {name: spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count() for name, path in lake.tables().items()}
-    again = run_batch(spark, generated, lake.root, database="e2e", progress=lambda _: None)
-    assert (again.new_silver_rows, again.new_quarantined_rows, again.gold_rebuilt) == (0, 0, False)
-    assert again.reconciles and again.raw_rows == first.raw_rows
-    for name, rows in snapshot(spark, lake).items():
-        assert sorted(rows.collect()) == before[name], name
-    # Silver, quarantine and gold have no new versions: the rerun wrote nothing at all.
-    skipped = {name: spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count() for name, path in lake.tables().items()}
-    assert skipped == versions
+def test_a_rerun_reads_nothing_and_writes_nothing(spark, aws, generated, loaded):
+    _, lake = loaded
+    versions = history(spark, lake)
+    again = run_batch(spark, aws, generated, lake.root, database="e2e", progress=quiet)
+    assert (again.files_new, again.files_skipped, again.raw_rows) == (0, len(os.listdir(generated)), 0)
+    assert (again.new_silver_rows, again.gold_rebuilt, again.reconciles) == (0, [], True)
+    assert history(spark, lake) == versions  # no table has a new version
 
 
-def test_loading_more_days_later_gives_the_same_lake_as_loading_all_at_once(spark, generated, tmp_path, loaded):
+def test_a_new_file_is_the_only_one_read_and_a_changed_file_is_read_again(spark, aws, generated, tmp_path):
+    days = sorted(os.listdir(generated))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in days[:3]:
+        shutil.copy(os.path.join(generated, name), inbox / name)
+    lake = Lake.at(str(tmp_path / "wh"))
+    first = run_batch(spark, aws, str(inbox), lake.root, progress=quiet, register=False)
+    shutil.copy(os.path.join(generated, days[3]), inbox / days[3])
+    second = run_batch(spark, aws, str(inbox), lake.root, progress=quiet, register=False)
+    lines = len(open(inbox / days[3], encoding="utf-8").read().splitlines()) - 1
+    assert (first.files_new, second.files_new, second.files_skipped) == (3, 1, 3)
+    assert second.raw_rows == lines and second.reconciles
+    assert second.gold_rebuilt == list(GOLD_TABLES) and second.silver_version == first.silver_version + 1
+    with open(inbox / days[0], "a", encoding="utf-8") as fh:
+        fh.write(GOOD.replace("536365", "599999") + "\n")
+    third = run_batch(spark, aws, str(inbox), lake.root, progress=quiet, register=False)
+    assert (third.files_new, third.new_silver_rows) == (1, 1)
+    full = run_batch(spark, aws, str(inbox), lake.root, progress=quiet, register=False, full_refresh=True)
+    assert (full.files_new, full.files_skipped, full.new_silver_rows) == (4, 0, 0)
+
+
+def test_loading_days_in_two_runs_gives_the_same_lake_as_loading_all_at_once(spark, aws, generated, tmp_path, loaded):
     _, all_at_once = loaded
     lake = Lake.at(str(tmp_path / "wh"))
-    quiet = lambda _: None  # noqa: E731
-    runs = [run_batch(spark, os.path.join(generated, g), lake.root, progress=quiet) for g in ("2010-*", "2011-*")]
+    runs = [run_batch(spark, aws, os.path.join(generated, g), lake.root, progress=quiet, register=False)
+            for g in ("2010-*", "2011-*")]
     assert all(run.new_silver_rows > 0 and run.gold_rebuilt for run in runs)
-    assert_same_lake(spark, lake, all_at_once)
+    assert_same_lake(spark, lake, all_at_once, without=())
+
+
+# --- files as exporters write them -----------------------------------------------------------------
+
+
+def test_files_as_exporters_write_them_load_like_plain_csv(spark, aws, tmp_path):
+    """BOM, header case and spaces, CRLF, gzip, a quoted line break, Latin-1 bytes, an empty file and
+    a header-only file: one run, each line where the contract puts it."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "bom-crlf.csv").write_bytes(b"\xef\xbb\xbf" + f" invoiceno,STOCKCODE,{HEADER.split(',', 2)[2]}\r\n"
+                                         f"{GOOD}\r\n".encode())
+    quoted = '536477,22041,"RECORD FRAME 7"" SINGLE\nSIZE",48,2010-12-01 12:27:00,2.1,16210.0,United Kingdom'
+    (inbox / "quoted.csv.gz").write_bytes(gzip.compress(f"{HEADER}\n{quoted}\n".encode()))
+    latin1 = "536480,22001,CAFÉ AU LAIT,6,2010-12-01 08:26:00,2.55,17850.0,France"
+    (inbox / "latin1.csv").write_bytes(f"{HEADER}\n".encode() + latin1.encode("latin-1") + b"\n")
+    (inbox / "empty.csv").write_bytes(b"")
+    (inbox / "header-only.csv").write_text(HEADER + "\n")
+    lake = Lake.at(str(tmp_path / "wh"))
+    summary = run_batch(spark, aws, str(inbox), lake.root, progress=quiet, register=False)
+    assert (summary.files_new, summary.raw_rows, summary.silver_rows, summary.quarantined_rows) == (5, 3, 2, 1)
+    silver = {r.invoice_no: r.description for r in table(spark, lake.silver).collect()}
+    assert silver == {"536365": "WHITE HEART", "536477": 'RECORD FRAME 7" SINGLE\nSIZE'}
+    (bad,) = table(spark, lake.quarantine).collect()
+    assert bad.reasons == ["not_utf8"] and bad.raw_description == "CAF\\xc9 AU LAIT"
+
+
+def test_an_input_without_data_lines_finishes_with_zero_counts(spark, aws, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "empty.csv").write_bytes(b"")
+    (inbox / "header.csv").write_text(HEADER + "\n")
+    summary = run_batch(spark, aws, str(inbox), str(tmp_path / "wh"), progress=quiet, register=False)
+    assert (summary.raw_rows, summary.silver_rows, summary.quarantined_rows, summary.reconciles) == (0, 0, 0, True)
 
 
 # --- bad input: one line on stderr, a non-zero exit, nothing written ---------------------------------
@@ -154,7 +232,7 @@ def test_unusable_input_paths(capsys, spark, tmp_path, make_input, words):
         (b"Invoice,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n1,2,3,4,5,6,7,8\n",
          ["unexpected CSV header", "bad.csv", "InvoiceNo", "Invoice"]),
         (b"InvoiceNo,StockCode,Quantity\n1,2,3\n", ["unexpected CSV header", "bad.csv"]),
-        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xfe\x00binary", ["unexpected CSV header", "bad.csv"]),
+        (gzip.compress(b"\x00\x01binary"), ["unexpected CSV header", "bad.csv"]),
     ],
     ids=["renamed-column", "missing-columns", "binary-file"],
 )
@@ -162,7 +240,7 @@ def test_a_file_with_the_wrong_header_fails_the_run_and_writes_nothing(capsys, s
     data = tmp_path / "in"
     data.mkdir()
     first = sorted(os.listdir(generated))[0]
-    (data / first).write_bytes(open(os.path.join(generated, first), "rb").read())
+    shutil.copy(os.path.join(generated, first), data / first)
     (data / "bad.csv").write_bytes(content)
     code, _, err = run_cli(capsys, "batch", "--input", str(data), "--warehouse", str(tmp_path / "wh"))
     assert code == 2
@@ -170,27 +248,10 @@ def test_a_file_with_the_wrong_header_fails_the_run_and_writes_nothing(capsys, s
     assert not (tmp_path / "wh" / "silver").exists()
 
 
-def test_quoted_fields_follow_rfc_4180(spark, tmp_path):
-    from ecom_etl.io import read_raw_csv
-
-    path = tmp_path / "day.csv"
-    path.write_text(
-        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
-        '536477,22041,"RECORD FRAME 7"" SINGLE SIZE ",48,2010-12-01 12:27:00,2.1,16210.0,United Kingdom\n'
-        '536381,82567,"AIRLINE LOUNGE,METAL SIGN",2,2010-12-01 09:41:00,2.1,15311.0,United Kingdom\n'
-    )
-    rows = read_raw_csv(spark, str(path)).select("raw_description", "raw_quantity", "raw_line").collect()
-    assert [tuple(r) for r in rows] == [
-        ('RECORD FRAME 7" SINGLE SIZE ', "48", None),
-        ("AIRLINE LOUNGE,METAL SIGN", "2", None),
-    ]
-
-
 def test_broken_rows_inside_a_good_file_are_quarantined_not_fatal(capsys, spark, tmp_path):
-    good = "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom"
-    rows = [good, good, "536366,22423,TOO FEW,6", "536367,22423,X,1,2010-12-01 09:00,1,,UK,EXTRA", '"unclosed,quote', ""]
+    rows = [GOOD, GOOD, "536366,22423,TOO FEW,6", "536367,22423,X,1,2010-12-01 09:00,1,,UK,EXTRA", '"unclosed,quote', ""]
     path = tmp_path / "day.csv"
-    path.write_text("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" + "\n".join(rows))
+    path.write_text(HEADER + "\n" + "\n".join(rows))
     summary_file = tmp_path / "s.json"
     code, out, _ = run_cli(capsys, "batch", "--input", str(path), "--warehouse", str(tmp_path / "wh"),
                            "--summary-json", str(summary_file))

@@ -11,14 +11,15 @@ def sql(capsys, lake, query, *extra) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_tables_are_queried_by_name_in_every_format(capsys, loaded):
+def test_tables_are_queried_by_name_in_every_format(spark, capsys, loaded):
     summary, lake = loaded
     code, out, _ = sql(capsys, lake, "SELECT count(*) AS n FROM order_lines", "--format", "json")
     assert code == 0 and json.loads(out) == {"n": summary.silver_rows}
+    december = spark.read.format("delta").load(lake.gold("revenue_monthly")).where("year = 2010 AND month = 12").first()
     code, out, _ = sql(capsys, lake, "SELECT year, month, orders FROM revenue_monthly ORDER BY year, month LIMIT 2",
                        "--format", "csv")
-    assert code == 0 and out.splitlines()[:2] == ["year,month,orders", out.splitlines()[1]]
-    assert out.splitlines()[1].startswith("2010,12,")
+    assert code == 0 and out.splitlines()[0] == "year,month,orders"
+    assert out.splitlines()[1] == f"2010,12,{december.orders}" and len(out.splitlines()) == 3
     code, out, _ = sql(capsys, lake, "SELECT season, count(*) AS n FROM top_products_by_season GROUP BY season ORDER BY season")
     assert code == 0 and out.splitlines()[0].split() == ["season", "|", "n"] and out.strip().endswith("(4 rows)")
 
@@ -38,8 +39,15 @@ def test_an_unknown_table_or_a_bad_query_is_one_clear_line(capsys, loaded):
     assert code == 2 and err.startswith("ecom-etl: error: SQL syntax error") and err.strip().splitlines() == [err.strip()]
 
 
+def test_several_queries_run_in_one_spark(capsys, loaded):
+    _, lake = loaded
+    code = cli.main(["sql", "SELECT 1 AS a", "SELECT 2 AS b", "--warehouse", lake.root, "--format", "csv"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.split("\n\n") == ["a\n1", "b\n2\n"]
+
+
 def test_an_empty_warehouse_says_what_to_do(capsys, spark, tmp_path):
-    from ecom_etl.io import Lake
+    from ecom_etl.lake import Lake
 
     code, _, err = sql(capsys, Lake.at(str(tmp_path)), "SELECT 1")
     assert code == 2 and "run `ecom-etl batch` first" in err

@@ -1,27 +1,30 @@
 """The local AWS: moto's server on 127.0.0.1, and the platform's stream, tables and buckets in it.
 
 `python -m ecom_etl.stream.emulator PORT` serves moto's application (every service it emulates,
-as `python -m moto.server` does) through waitress instead of Werkzeug's development server, which
-closes the connection after every request and starts a thread per connection. With keep-alive and
-a thread pool the same emulator answered about 1.6 times as many DynamoDB calls per second
-(10,000 BatchWriteItem items: 1,493 -> 2,473 items/s; 500 UpdateItem calls: 96 -> 166 per second;
-both servers measured back to back on the same busy machine), so the tests wait less on it.
+as `python -m moto.server` does) through waitress, which keeps connections open and answers from
+a thread pool, instead of Werkzeug's development server.
 
-moto's server also lists its package directory and inspects the handler class on every request, to
-find which service a request is for; `serve` answers both from a cache (see `_cache_lookups`).
+moto's models are not safe for concurrent requests: under concurrent PutRecords two records got
+the same sequence number and one was lost, and a conditional write could pass its check beside
+another. The emulator therefore handles one request at a time (its work is Python under one
+interpreter lock anyway); waitress's threads still read and write the sockets concurrently.
 """
+
+from __future__ import annotations
 
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
 from botocore.exceptions import ClientError
 
-from ecom_etl.aws import Names, client
+from ecom_etl import delta_log_store
+from ecom_etl.settings import Settings, environment_with
 from ecom_etl.stream import dynamo
 
 STATE_DIR = ".ecom-etl"
@@ -51,18 +54,18 @@ def start(port: int = DEFAULT_PORT, state_dir: str = STATE_DIR) -> str:
     """Start moto's server in the background (if not already running); returns its URL."""
     url = f"http://127.0.0.1:{port}"
     os.makedirs(state_dir, exist_ok=True)
-    pid_file = os.path.join(state_dir, "moto.pid")
     try:
         wait_until_up(url, seconds=0.5)
         return url
     except RuntimeError:
         pass
-    log = open(os.path.join(state_dir, "moto.log"), "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecom_etl.stream.emulator", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    with open(pid_file, "w", encoding="utf-8") as fh:
+    with open(os.path.join(state_dir, "moto.log"), "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ecom_etl.stream.emulator", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=environment_with(MOTO_PORT=str(port)),  # moto builds some URLs (queues, presigned) from it
+        )
+    with open(os.path.join(state_dir, "moto.pid"), "w", encoding="utf-8") as fh:
         fh.write(str(proc.pid))
     wait_until_up(url)
     return url
@@ -100,43 +103,41 @@ def _exists_ok(call, *args, **kwargs) -> None:
             raise
 
 
-def create_resources(names: Names, shards: int = 2, buckets: tuple[str, ...] = BUCKETS) -> None:
-    """The stream (encrypted like on AWS where the emulator allows), both tables and the buckets."""
-    kinesis, dynamodb, s3 = client("kinesis"), client("dynamodb"), client("s3")
-    _exists_ok(kinesis.create_stream, StreamName=names.stream, ShardCount=shards)
-    kinesis.get_waiter("stream_exists").wait(StreamName=names.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    for table, (partition, sort) in (
-        (names.customers_table, dynamo.CUSTOMERS_KEYS),
-        (names.invoices_table, dynamo.INVOICES_KEYS),
-    ):
-        _exists_ok(
-            dynamodb.create_table,
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in (partition, sort)],
-            KeySchema=[{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
-        )
+def create_table(dynamodb, name: str, keys: tuple[str, str], ttl: str | None = None) -> None:
+    partition, sort = keys
+    _exists_ok(
+        dynamodb.create_table,
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in keys],
+        KeySchema=[{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
+    )
+    if ttl:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
+
+
+def create_resources(settings: Settings, shards: int = 2, buckets: tuple[str, ...] = BUCKETS) -> None:
+    """The stream, the serving tables, the Delta log store's table and the buckets."""
+    kinesis, dynamodb, s3 = settings.client("kinesis"), settings.client("dynamodb"), settings.client("s3")
+    _exists_ok(kinesis.create_stream, StreamName=settings.stream, ShardCount=shards)
+    kinesis.get_waiter("stream_exists").wait(StreamName=settings.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    create_table(dynamodb, settings.customers_table, dynamo.CUSTOMERS_KEYS)
+    create_table(dynamodb, settings.invoices_table, dynamo.INVOICES_KEYS)
+    create_table(dynamodb, settings.delta_log_table, delta_log_store.KEYS, ttl=delta_log_store.TTL_ATTRIBUTE)
     for bucket in buckets:
         _exists_ok(s3.create_bucket, Bucket=bucket)
 
 
-def _cache_lookups() -> None:
-    """Answer moto's two per-request look-ups from a cache: the list of its service modules (a
-    directory listing and a stat per entry) and the action methods of a handler class
-    (`inspect.getmembers`). Neither changes while the server runs. They were about a third of a
-    small call's time: a DescribeLimits round trip 1.86 -> 1.36 ms, a conditional PutItem 2.08 ->
-    1.51 ms, 20,000 BatchWriteItem items 3,337 -> 4,399 items/s (back to back, same machine).
-    A moto that moved them is served as it is, only slower."""
-    import functools
+class OneAtATime:
+    """A WSGI application that serves one request at a time (see the module's docstring)."""
 
-    from moto import backends
-    from moto.core import responses
+    def __init__(self, app) -> None:
+        self.app = app
+        self.lock = threading.Lock()
 
-    if callable(getattr(backends, "list_of_moto_modules", None)):
-        modules = tuple(backends.list_of_moto_modules())
-        backends.list_of_moto_modules = lambda: modules
-    if callable(getattr(responses, "method_names_from_class", None)):
-        responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return list(self.app(environ, start_response))
 
 
 def serve(port: int, host: str = "127.0.0.1", threads: int = 8) -> None:
@@ -146,10 +147,8 @@ def serve(port: int, host: str = "127.0.0.1", threads: int = 8) -> None:
     import waitress
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs (queues, presigned) from it
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" under bursts: expected
-    _cache_lookups()
-    app = DomainDispatcherApplication(create_backend_app)
+    app = OneAtATime(DomainDispatcherApplication(create_backend_app))
     waitress.serve(app, host=host, port=port, threads=threads, backlog=1024, _quiet=True)
 
 

@@ -1,29 +1,30 @@
-"""Kinesis as a Spark 4 Python streaming data source (`pyspark.sql.datasource`), for Glue 6.0.
+"""Kinesis as a Spark 4 Python streaming data source (`pyspark.sql.datasource`).
 
 With it the stream job is a real `readStream` -> `foreachBatch` query: Spark keeps the offset and
 commit logs in the checkpoint and replays an uncommitted batch with `readBetweenOffsets` after a
 crash. Offsets are, per shard, the sequence number a batch ends at ("" = the shard's start). The
 records are read on the driver (a simple reader): micro-batches of a few thousand order lines are
-small. Shards are listed when the query starts; resharding needs a restart. Spark 3.5 has no such
-API, so there `kinesis_source.micro_batches` plays the same part.
+small. Shards are listed when the query starts; resharding needs a restart.
 """
+
+from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 
 from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
 
-from ecom_etl.aws import apply_settings, client
+from ecom_etl.settings import Settings
 from ecom_etl.stream.kinesis_source import ShardReader, as_records, list_shards
 from ecom_etl.stream.records import PAYLOAD_DDL
 
 NAME = "ecom_kinesis"
 
 
-def reader_options(stream: str, max_records: int, settings: dict[str, str]) -> dict[str, str]:
-    """`settings`: the driver's endpoint and region for the Python process that reads (as JSON:
-    option names are case-insensitive to Spark, environment variable names are not)."""
-    return {"stream": stream, "maxRecordsPerBatch": str(max_records), "awsSettings": json.dumps(settings)}
+def reader_options(settings: Settings, max_records: int) -> dict[str, str]:
+    """The Settings travel to the reader's Python process as an option (JSON)."""
+    return {"settings": json.dumps(asdict(settings)), "maxRecordsPerBatch": str(max_records)}
 
 
 class KinesisDataSource(DataSource):
@@ -34,7 +35,7 @@ class KinesisDataSource(DataSource):
     def schema(self) -> str:
         return PAYLOAD_DDL
 
-    def simpleStreamReader(self, schema) -> "KinesisStreamReader":
+    def simpleStreamReader(self, schema) -> KinesisStreamReader:  # noqa: N802 - pyspark's naming
         return KinesisStreamReader(self.options)
 
 
@@ -42,10 +43,10 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
     """Spark pickles the reader to the Python process that runs it: the client is made there."""
 
     def __init__(self, options: dict[str, str]) -> None:
-        self.settings = json.loads(options.get("awsSettings", "{}"))
-        apply_settings(self.settings)
-        self.stream = options["stream"]
-        self.shards = list_shards(self.stream)
+        values = json.loads(options["settings"])
+        values["credentials"] = tuple(values["credentials"]) if values.get("credentials") else None
+        self.settings = Settings(**values)
+        self.shards = list_shards(self.settings)
         self.per_shard = max(1, int(options.get("maxRecordsPerBatch", "10000")) // max(1, len(self.shards)))
         self._readers: dict[str, ShardReader] | None = None
 
@@ -55,12 +56,11 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
     @property
     def readers(self) -> dict[str, ShardReader]:
         if self._readers is None:
-            apply_settings(self.settings)
-            kinesis = client("kinesis")
-            self._readers = {shard: ShardReader(self.stream, shard, kinesis) for shard in self.shards}
+            kinesis = self.settings.client("kinesis")
+            self._readers = {shard: ShardReader(self.settings.stream, shard, kinesis) for shard in self.shards}
         return self._readers
 
-    def initialOffset(self) -> dict:
+    def initialOffset(self) -> dict:  # noqa: N802
         return {shard: "" for shard in self.shards}
 
     def read(self, start: dict) -> tuple[Iterator[tuple], dict]:
@@ -69,12 +69,13 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             raw = reader.read(start.get(shard) or None, self.per_shard)
             if raw:
                 end[shard] = raw[-1]["SequenceNumber"]
-                rows += as_records(self.stream, shard, raw)
+                rows += as_records(self.settings.stream, shard, raw)
         return iter(rows), end
 
-    def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[tuple]:
+    def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[tuple]:  # noqa: N802
         rows = []
         for shard, reader in self.readers.items():
             if end.get(shard, "") != start.get(shard, ""):
-                rows += as_records(self.stream, shard, reader.read(start.get(shard) or None, 10**9, until=end[shard]))
+                found = reader.read(start.get(shard) or None, 10**9, until=end[shard])
+                rows += as_records(self.settings.stream, shard, found)
         return iter(rows)

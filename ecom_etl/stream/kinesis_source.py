@@ -1,61 +1,53 @@
-"""A small Kinesis source for Spark 3.5 (no open-source Kinesis source reaches an emulator).
+"""Reading Kinesis shards, and the micro-batch loop of Spark 3.5 (which has no Python streaming
+sources; on Spark 4 `kinesis_datasource` gives Spark's own loop the same reads).
 
-One reader per shard (ListShards, GetShardIterator, GetRecords). Each micro-batch is planned first
-— `offsets/<batch>.json` holds, per shard, the sequence number it starts after and the one it ends
-at — then handed to process_batch, and `commits/<batch>` is written only after every sink
-succeeded. A restart replays a planned but uncommitted batch exactly (same records, same batch id,
-so Delta's txnVersion skips what was written), then goes on after the last committed offsets.
+Each micro-batch is planned first — `offsets/<batch>.json` holds, per shard, the sequence number
+it starts after and the one it ends at — then handed to process_batch, and `commits/<batch>` is
+written only after every sink succeeded. A restart replays a planned but uncommitted batch
+exactly (same records, same batch id, so Delta's txnVersion skips what was written), then goes on
+after the last committed offsets. The logs live in the checkpoint, local or on S3.
 """
 
+from __future__ import annotations
+
 import json
-import os
+import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
-from ecom_etl.aws import client
+from ecom_etl.settings import Settings
+from ecom_etl.storage import Storage
 
-Record = tuple[str, str]  # (payload text, source "kinesis:<stream>/<shard>/<sequence number>")
+Record = tuple[bytes, str]  # (payload, source "kinesis:<stream>/<shard>/<sequence number>")
 
 
 @dataclass
 class Checkpoint:
-    """The offset and commit logs of one stream job, in a local directory."""
+    """The offset and commit logs of one stream job."""
 
+    storage: Storage
     root: str
 
-    def __post_init__(self) -> None:
-        os.makedirs(os.path.join(self.root, "offsets"), exist_ok=True)
-        os.makedirs(os.path.join(self.root, "commits"), exist_ok=True)
-
     def _ids(self, kind: str) -> list[int]:
-        names = os.listdir(os.path.join(self.root, kind))  # a crash may leave a *.tmp: not written
-        return sorted(int(n.split(".")[0]) for n in names if n[0].isdigit() and not n.endswith(".tmp"))
-
-    def _write(self, path: str, text: str) -> None:
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)  # atomic: a crash leaves the old state or the new, never half
+        names = self.storage.names(f"{self.root}/{kind}")  # a crash may leave a *.tmp: not written
+        return sorted(int(n.split(".")[0]) for n in names if n[:1].isdigit() and not n.endswith(".tmp"))
 
     def last_planned(self) -> int | None:
         ids = self._ids("offsets")
         return ids[-1] if ids else None
 
     def is_committed(self, batch_id: int) -> bool:
-        return os.path.exists(os.path.join(self.root, "commits", str(batch_id)))
+        return batch_id in self._ids("commits")
 
     def plan(self, batch_id: int, ranges: dict[str, dict]) -> None:
-        self._write(os.path.join(self.root, "offsets", f"{batch_id}.json"), json.dumps(ranges, sort_keys=True))
+        self.storage.write_text(f"{self.root}/offsets/{batch_id}.json", json.dumps(ranges, sort_keys=True))
 
     def planned(self, batch_id: int) -> dict[str, dict]:
-        with open(os.path.join(self.root, "offsets", f"{batch_id}.json"), encoding="utf-8") as fh:
-            return json.load(fh)
+        return json.loads(self.storage.read_text(f"{self.root}/offsets/{batch_id}.json") or "{}")
 
     def commit(self, batch_id: int, stats: dict) -> None:
-        self._write(os.path.join(self.root, "commits", str(batch_id)), json.dumps(stats, sort_keys=True))
+        self.storage.write_text(f"{self.root}/commits/{batch_id}", json.dumps(stats, sort_keys=True, default=str))
 
     def positions(self) -> dict[str, str | None]:
         """Per shard, the sequence number the next batch starts after (None: the shard's start)."""
@@ -71,10 +63,7 @@ class ShardReader:
 
     stream: str
     shard_id: str
-    kinesis: object = field(repr=False, default=None)
-
-    def __post_init__(self) -> None:
-        self.kinesis = self.kinesis or client("kinesis")
+    kinesis: object
 
     def _iterator(self, after: str | None) -> str:
         kwargs = {"StreamName": self.stream, "ShardId": self.shard_id}
@@ -104,53 +93,51 @@ class ShardReader:
         return out
 
 
-def list_shards(stream: str, kinesis=None) -> list[str]:
-    kinesis = kinesis or client("kinesis")
-    shards, token = [], None
-    while True:
-        page = kinesis.list_shards(NextToken=token) if token else kinesis.list_shards(StreamName=stream)
-        shards += [s["ShardId"] for s in page["Shards"]]
-        token = page.get("NextToken")
-        if not token:
-            return shards
+def list_shards(settings: Settings, kinesis=None) -> list[str]:
+    kinesis = kinesis or settings.client("kinesis")
+    pages = kinesis.get_paginator("list_shards").paginate(StreamName=settings.stream)
+    return [shard["ShardId"] for page in pages for shard in page["Shards"]]
+
+
+def readers(settings: Settings) -> dict[str, ShardReader]:
+    kinesis = settings.client("kinesis")
+    return {shard: ShardReader(settings.stream, shard, kinesis) for shard in list_shards(settings, kinesis)}
 
 
 def as_records(stream: str, shard: str, raw: list[dict]) -> list[Record]:
-    return [
-        (r["Data"].decode("utf-8", errors="backslashreplace"), f"kinesis:{stream}/{shard}/{r['SequenceNumber']}")
-        for r in raw
-    ]
+    return [(r["Data"], f"kinesis:{stream}/{shard}/{r['SequenceNumber']}") for r in raw]
 
 
 def micro_batches(
-    stream: str, checkpoint: Checkpoint, max_records: int, trigger_seconds: float, stop_when_idle: bool = False
+    settings: Settings, checkpoint: Checkpoint, max_records: int, trigger_seconds: float, stop_when_idle: bool = False,
+    stopped: threading.Event | None = None,
 ) -> Iterator[tuple[int, list[Record], Callable[[dict], None]]]:
-    """Yield (batch id, records, commit) forever (or until idle): call commit(stats) after the sinks."""
-    kinesis = client("kinesis")
-    readers = {shard: ShardReader(stream, shard, kinesis) for shard in list_shards(stream, kinesis)}
+    """Yield (batch id, records, commit) until `stopped` is set (or, stop_when_idle, until caught up):
+    call commit(stats) after the sinks."""
+    stopped = stopped or threading.Event()
+    shards = readers(settings)
     last = checkpoint.last_planned()
     if last is not None and not checkpoint.is_committed(last):  # replay exactly what was planned
-        ranges = checkpoint.planned(last)
         records = []
-        for shard, r in ranges.items():
+        for shard, r in checkpoint.planned(last).items():
             if r["end"] is not None:
-                records += as_records(stream, shard, readers[shard].read(r["start"], 10**9, until=r["end"]))
+                records += as_records(settings.stream, shard, shards[shard].read(r["start"], 10**9, until=r["end"]))
         yield last, records, lambda stats, b=last: checkpoint.commit(b, stats)
     batch_id = 0 if last is None else last + 1
-    per_shard = max(1, max_records // max(1, len(readers)))
-    while True:
+    per_shard = max(1, max_records // max(1, len(shards)))
+    while not stopped.is_set():
         started = time.monotonic()
         positions = checkpoint.positions()
         ranges, records = {}, []
-        for shard, reader in readers.items():
+        for shard, reader in shards.items():
             start = positions.get(shard)
             raw = reader.read(start, per_shard)
             ranges[shard] = {"start": start, "end": raw[-1]["SequenceNumber"] if raw else None}
-            records += as_records(stream, shard, raw)
+            records += as_records(settings.stream, shard, raw)
         if records:
             checkpoint.plan(batch_id, ranges)
             yield batch_id, records, lambda stats, b=batch_id: checkpoint.commit(b, stats)
             batch_id += 1
         elif stop_when_idle:
             return
-        time.sleep(max(0.0, trigger_seconds - (time.monotonic() - started)))
+        stopped.wait(max(0.0, trigger_seconds - (time.monotonic() - started)))

@@ -1,52 +1,77 @@
-"""Replay order lines from CSV files onto Kinesis at a steady rate (the wire format is in wire.py)."""
+"""Order lines onto Kinesis: PutRecords within AWS's limits, and replaying CSV files at a rate.
 
-import csv
+`produce` reads files with the batch job's reader (same header check, gzip, BOM, quoting) and
+sends each record's exact text (wire.line_payload), so the stream job cleans it as the batch
+job would. No Spark: the API's Lambda package puts records with `put_records` too.
+"""
+
+from __future__ import annotations
+
 import time
 from collections.abc import Iterable, Iterator
 
-from ecom_etl.aws import client
-from ecom_etl.io import check_header, local_files
-from ecom_etl.schema import RAW_COLUMNS
-from ecom_etl.stream.wire import MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL, line_to_record, partition_key, put_records
+from ecom_etl import csv_records, wire
+from ecom_etl.errors import EtlInputError
+from ecom_etl.progress import Progress
+from ecom_etl.settings import Settings
+from ecom_etl.storage import Storage
+
+MAX_RECORDS_PER_CALL = 500  # AWS's PutRecords limits
+MAX_BYTES_PER_CALL = 5 * 1024 * 1024
+ATTEMPTS = 10
 
 
-def csv_lines(path: str) -> Iterator[dict[str, str | None]]:
-    """Order lines of a CSV file, directory or glob, in file order, as raw strings by header name.
-    Every file's header is checked before the first line is yielded: a bad file sends nothing."""
-    files = local_files(path)  # the files the batch job would read, with the same header check
+def put_records(settings: Settings, entries: list[dict], kinesis=None) -> None:
+    """One PutRecords call's worth of entries, sending those that failed again until all are in.
+
+    boto3's retries cover a failed call; a call can also succeed with some entries refused
+    (throttled shards): those are sent again here, with the same backoff.
+    """
+    kinesis = kinesis or settings.client("kinesis")
+    for attempt in range(ATTEMPTS):
+        response = kinesis.put_records(StreamName=settings.stream, Records=entries)
+        if not response.get("FailedRecordCount"):
+            return
+        entries = [e for e, r in zip(entries, response["Records"]) if "ErrorCode" in r]
+        time.sleep(min(0.1 * 2**attempt, 2.0))
+    raise RuntimeError(f"Kinesis kept refusing {len(entries)} records")
+
+
+def file_records(storage: Storage, path: str) -> Iterator[dict]:
+    """PutRecords entries for every record of a CSV file, directory or glob, in file order. Every
+    header is checked before the first record is sent: a bad file sends nothing."""
+    from ecom_etl.sources import check_headers, find_input, is_archive
+
+    files = [f for f in find_input(storage, path) if not is_archive(f.uri)]
+    check_headers(storage, files)
     for file in files:
-        check_header(file)
-    for file in files:
-        with open(file, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            if next(reader, None) is None:
-                continue
-            for row in reader:
-                yield dict(zip(RAW_COLUMNS, row + [None] * (len(RAW_COLUMNS) - len(row))))
+        try:
+            for line, fields in csv_records.file_lines(file.uri, storage.read_bytes(file.uri)):
+                yield {"Data": wire.line_payload(line), "PartitionKey": wire.partition_key(fields)}
+        except csv_records.HeaderError as exc:
+            raise EtlInputError(str(exc)) from None
 
 
-def produce(
-    stream: str, lines: Iterable[dict], rate: float | None = None, limit: int | None = None, progress=None
-) -> int:
-    """Send `lines` to `stream` as JSON records; `rate` caps records per second. Returns the count."""
-    kinesis = client("kinesis")
+def produce(settings: Settings, entries: Iterable[dict], rate: float | None = None, limit: int | None = None,
+            progress: Progress | None = None) -> int:
+    """Send `entries` to the stream; `rate` caps records per second. Returns the count sent."""
+    kinesis = settings.client("kinesis")
     sent, batch, size, started = 0, [], 0, time.monotonic()
 
     def flush() -> None:
         nonlocal batch, size
         if batch:
-            put_records(stream, batch, kinesis)
+            put_records(settings, batch, kinesis)
             batch, size = [], 0
 
-    for line in lines:
+    for entry in entries:
         if limit is not None and sent >= limit:
             break
-        data = line_to_record(line)
-        key = partition_key(line)
-        if len(batch) == MAX_RECORDS_PER_CALL or size + len(data) + len(key) > MAX_BYTES_PER_CALL:
+        entry_size = len(entry["Data"]) + len(entry["PartitionKey"])
+        if len(batch) == MAX_RECORDS_PER_CALL or size + entry_size > MAX_BYTES_PER_CALL:
             flush()
-        batch.append({"Data": data, "PartitionKey": key})
-        size += len(data) + len(key)
+        batch.append(entry)
+        size += entry_size
         sent += 1
         if rate:
             if len(batch) >= max(1, min(MAX_RECORDS_PER_CALL, int(rate / 10))):

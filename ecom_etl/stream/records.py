@@ -1,28 +1,39 @@
-"""Stream records (one JSON order line each) <-> the raw columns cleaning expects."""
+"""Stream records -> the records cleaning expects, read by the same CSV reader as the batch's files.
+
+Every stream source (the Spark 4 data source, the Spark 3.5 adapter, Glue's Kinesis source through
+`glue_payloads`) hands process_batch a DataFrame of PAYLOAD_DDL: each record's bytes and its position.
+"""
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from ecom_etl.schema import RAW_COLUMNS, RAW_FIELDS, RAW_LINE, SOURCE
+from ecom_etl import wire
+from ecom_etl.schema import RECORD_DDL
+from ecom_etl.sources import batches
 
-# Every field as a string: numbers keep their JSON text ("6", "2.55"), so the contract's parsing
-# applies exactly as to CSV.
-RECORD_SCHEMA = T.StructType([T.StructField(c, T.StringType()) for c in RAW_COLUMNS])
-# What a stream source hands to process_batch: the record's bytes as text, and where it came from.
-PAYLOAD_DDL = "payload string, source string"
-RECORD_DDL = ", ".join(f"{c} STRING" for c in RAW_COLUMNS)
+PAYLOAD_DDL = "payload binary, source string"
+# Glue's Kinesis source parses JSON records itself; its schema names the wire format's fields.
+GLUE_RECORD_DDL = "csv STRING, csv_base64 STRING, too_large STRING"
 
 
-def records_to_raw(records: DataFrame) -> DataFrame:
-    """`payload` (the record's bytes as text) and `source` -> RAW_INPUT_COLUMNS.
+def _records_of_payloads(arrow_batches):
+    """mapInArrow: (payload, source) -> records."""
+    for batch in arrow_batches:
+        payloads, sources = batch.column("payload").to_pylist(), batch.column("source").to_pylist()
+        yield from batches((wire.payload_record(p or b""), s) for p, s in zip(payloads, sources))
 
-    A payload that is not a JSON object keeps its text in `raw_line` and is quarantined.
-    """
-    parsed = F.from_json(F.col("payload"), RECORD_SCHEMA)
-    is_object = F.col("payload").rlike(r"^\s*\{") & parsed.isNotNull()
+
+def payloads_to_records(payloads: DataFrame) -> DataFrame:
+    """PAYLOAD_DDL rows -> RECORD_COLUMNS (a payload that is no line of ours is malformed)."""
+    return payloads.select("payload", "source").mapInArrow(_records_of_payloads, RECORD_DDL)
+
+
+def glue_payloads(records: DataFrame, stream: str, batch_id: int) -> DataFrame:
+    """Glue's parsed Kinesis rows (GLUE_RECORD_DDL) back into PAYLOAD_DDL, the one shape every
+    source hands over. Glue does not expose the shard and sequence number: the source is the batch."""
+    fields = [F.col(c) for c in ("csv", "csv_base64", "too_large") if c in records.columns]
+    body = F.to_json(F.struct(*fields)) if fields else F.lit("{}")
     return records.select(
-        *[F.when(is_object, parsed[c]).alias(f) for c, f in zip(RAW_COLUMNS, RAW_FIELDS)],
-        F.when(~is_object | F.col("payload").isNull(), F.coalesce(F.col("payload"), F.lit(""))).alias(RAW_LINE),
-        F.col("source").alias(SOURCE),
+        F.encode(body, "UTF-8").alias("payload"),
+        F.lit(f"kinesis:{stream}/batch-{batch_id}").alias("source"),
     )

@@ -1,10 +1,14 @@
 """Serve the API's Lambda handlers on 127.0.0.1 with API Gateway proxy events, for local use."""
 
+from __future__ import annotations
+
 import json
 import re
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse
 
+from ecom_etl.settings import Settings
 from ecom_etl.stream import api
 
 # (method, API Gateway resource path, handler): the same routes as the template's API.
@@ -22,14 +26,17 @@ def _pattern(resource_path: str) -> re.Pattern:
 _MATCHERS = [(method, _pattern(path), handler) for method, path, handler in ROUTES]
 
 
-class Handler(BaseHTTPRequestHandler):
+class ApiRequestHandler(BaseHTTPRequestHandler):
     server_version = "ecom-etl-api"
+    protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway
+    settings: Settings
 
     def _dispatch(self, method: str) -> None:
         path = urlparse(self.path).path
         length = int(self.headers.get("Content-Length") or 0)
-        limit = api.MAX_BODY_BYTES
-        body = self.rfile.read(min(length, limit + 1)).decode("utf-8", errors="replace") if length else None
+        body = self.rfile.read(min(length, api.MAX_BODY_BYTES + 1)) if length else b""
+        if length > api.MAX_BODY_BYTES + 1:
+            self.close_connection = True  # the rest of an oversized body is not read
         for route_method, pattern, handler in _MATCHERS:
             found = pattern.match(path)
             if found and route_method == method:
@@ -38,10 +45,11 @@ class Handler(BaseHTTPRequestHandler):
                     "path": path,
                     "pathParameters": {k: unquote(v) for k, v in found.groupdict().items()} or None,
                     "headers": dict(self.headers),
+                    "requestContext": {"requestId": uuid.uuid4().hex},
                     "body": body,  # cut at limit + 1 bytes: enough for the handler to refuse it
                     "isBase64Encoded": False,
                 }
-                result = handler(event)
+                result = handler(event, None, self.settings)
                 break
         else:
             result = api.response(404, {"message": f"no route {method} {path}"})
@@ -60,8 +68,15 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def log_message(self, fmt: str, *args) -> None:
-        print(json.dumps({"request": self.requestline, "status": args[1] if len(args) > 1 else None}))
+        print(json.dumps({"request": self.requestline, "status": args[1] if len(args) > 1 else None}), flush=True)
 
 
-def make_server(port: int = 8080, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    return ThreadingHTTPServer((host, port), Handler)
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the listen backlog: bursts of clients wait instead of being reset
+
+
+def make_server(settings: Settings, port: int = 8080, host: str = "127.0.0.1") -> ApiServer:
+    handler = type("Handler", (ApiRequestHandler,), {"settings": settings})
+    return ApiServer((host, port), handler)
+

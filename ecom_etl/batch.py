@@ -1,0 +1,134 @@
+"""The batch job: the raw files not loaded yet -> quarantine + silver -> gold, with a summary whose
+counts reconcile or say why not."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+
+from pyspark.sql import SparkSession
+
+from ecom_etl import catalog, ingestion, sources
+from ecom_etl.errors import explain
+from ecom_etl.gold import refresh_gold
+from ecom_etl.lake import Lake
+from ecom_etl.load import LoadResult, load
+from ecom_etl.materialize import Staged
+from ecom_etl.progress import Progress, StageTimer, to_stderr
+from ecom_etl.settings import Settings
+from ecom_etl.storage import FileInfo, Storage
+
+SPLIT_BYTES = 128 * 1024 * 1024
+SHUFFLE_PER_SPLIT = 2
+GZIP_RATIO = 8  # a gzipped CSV holds about this many times its size
+
+
+@dataclass
+class BatchSummary(LoadResult):
+    """What one run did: LoadResult's measured counts, plus the files, gold and catalog."""
+
+    input_path: str = ""
+    warehouse: str = ""
+    database: str = ""
+    run_at: str = ""  # start of the run, UTC ISO 8601
+    files_new: int = 0
+    files_skipped: int = 0  # loaded by an earlier run and unchanged
+    silver_version: int | None = None
+    gold_rebuilt: list[str] = field(default_factory=list)
+    gold_rows: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
+    registered: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> list[str]:
+        return self.mismatches()
+
+    @property
+    def reconciles(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "reconciles": self.reconciles, "problems": self.problems}
+
+
+def run_batch(
+    spark: SparkSession,
+    settings: Settings,
+    input_path: str,
+    warehouse: str,
+    database: str = "ecom",
+    progress: Progress = to_stderr,
+    full_refresh: bool = False,
+    register: bool = True,
+) -> BatchSummary:
+    """Load an input (file, directory or glob; local or s3://) into the lake at `warehouse`.
+    Only files not loaded before are read; rerunning the same input writes nothing."""
+    try:
+        return _run(spark, settings, input_path, Lake.at(warehouse), database, progress, full_refresh, register)
+    except Exception as exc:  # a bad file found while Spark reads it
+        known = explain(exc)
+        if known is None:
+            raise
+        raise known from None
+
+
+def _run(spark: SparkSession, settings: Settings, input_path: str, lake: Lake, database: str,
+         progress: Progress, full_refresh: bool, register: bool) -> BatchSummary:
+    storage = Storage(settings)
+    stage = StageTimer(progress, total=6)
+    started = datetime.now(timezone.utc)
+    summary = BatchSummary(input_path=input_path, warehouse=lake.root, database=database,
+                           run_at=started.isoformat(timespec="seconds"), stage_seconds=stage.seconds)
+    with stage("find new input files"):
+        files = sources.find_input(storage, input_path)
+        new = ingestion.pending(spark, lake, files, full_refresh)
+        summary.files_new, summary.files_skipped = len(new), len(files) - len(new)
+        progress(f"      {len(new):,} new file(s), {len(files) - len(new):,} loaded before")
+    if new:
+        sources.check_headers(storage, new)
+        run_id = f"batch-{started:%Y%m%dT%H%M%S%fZ}"
+        with shuffle_sized_for(spark, new):
+            loaded = load(spark, sources.read_records(spark, new), lake, started,
+                          Staged(storage, lake.staging(run_id)), stage=stage)
+        for f in fields(LoadResult):
+            setattr(summary, f.name, getattr(loaded, f.name))
+        if summary.reconciles:
+            ingestion.remember(spark, lake, new, started)
+    else:
+        for name in ("parse and clean", "write silver", "write quarantine"):
+            stage.skip(name, "no new input")
+    with stage("refresh gold"):
+        gold = refresh_gold(spark, lake)
+        summary.silver_version, summary.gold_rebuilt, summary.gold_rows = gold.silver_version, gold.rebuilt, gold.rows
+    summary.tables = {name: path for name, path in lake.tables().items()}
+    if register:
+        with stage("register tables"):
+            summary.registered = catalog.register_tables(spark, settings, database, lake)
+    else:
+        stage.skip("register tables", "no catalog (no AWS endpoint)")
+    # Every run leaves its summary in the lake (the dashboard's data-quality panel reads it).
+    storage.write_text(f"{lake.runs}/batch-{started:%Y%m%dT%H%M%S%fZ}.json", json.dumps(summary.to_dict(), indent=2))
+    return summary
+
+
+@contextmanager
+def shuffle_sized_for(spark: SparkSession, files: list[FileInfo]) -> Iterator[None]:
+    """Within the block, at least SHUFFLE_PER_SPLIT shuffle partitions per 128 MB of input text;
+    the session's setting stays the floor, and AQE coalesces what turns out small."""
+    key = "spark.sql.shuffle.partitions"
+    floor = int(spark.conf.get(key))
+    text_bytes = sum(f.size * (GZIP_RATIO if f.uri.endswith(".gz") else 1) for f in files)
+    wanted = SHUFFLE_PER_SPLIT * math.ceil(text_bytes / SPLIT_BYTES)
+    if wanted <= floor:
+        yield
+        return
+    spark.conf.set(key, str(wanted))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, str(floor))

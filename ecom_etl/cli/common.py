@@ -1,0 +1,78 @@
+"""What the commands share: AWS options and the Settings they make, the local SparkSession, the
+built-in data, progress output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from ecom_etl.errors import EtlInputError
+from ecom_etl.progress import to_stderr as progress
+from ecom_etl.settings import Settings
+
+BUILTIN_DATA = os.path.join("data", "generated")
+BUILTIN_ROWS = 100_000
+BUILTIN_SEED = 42
+
+
+def add_aws_options(parser: argparse.ArgumentParser, names: bool = True) -> None:
+    parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local emulator http://127.0.0.1:4566 "
+                        "(default: $AWS_ENDPOINT_URL, else AWS)")
+    parser.add_argument("--region", help="AWS region (default: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)")
+    if names:
+        default = Settings()
+        parser.add_argument("--stream", help=f"Kinesis stream name (default: $STREAM_NAME, else {default.stream})")
+        parser.add_argument("--customers-table", help=f"DynamoDB customers table (default: {default.customers_table})")
+        parser.add_argument("--invoices-table", help=f"DynamoDB invoices table (default: {default.invoices_table})")
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    """The run's Settings: the options given, else the environment, else the template's names."""
+    return Settings.from_environment(
+        endpoint_url=getattr(args, "endpoint_url", None), region=getattr(args, "region", None),
+        stream=getattr(args, "stream", None), customers_table=getattr(args, "customers_table", None),
+        invoices_table=getattr(args, "invoices_table", None),
+    )
+
+
+def session(settings: Settings, app: str):
+    from pyspark.sql import SparkSession
+
+    from ecom_etl.runtime import local_session
+
+    if SparkSession.getActiveSession() is None:
+        progress("starting Spark (the first start downloads the Delta and S3 jars into ~/.ivy2) ...")
+    return local_session(settings, app)
+
+
+def seconds(text: str) -> float:
+    """A duration: 5s, 500ms, 5m, or a number of seconds."""
+    text = text.strip().lower()
+    units = (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
+    try:
+        for suffix, factor in units:
+            if text.endswith(suffix):
+                return float(text[: -len(suffix)]) * factor
+        return float(text)
+    except ValueError:
+        raise EtlInputError(f"not a duration: {text!r} (use e.g. 5s, 500ms or 5m)") from None
+
+
+def generate(spark, rows: int, out: str, seed: int, first_invoice: int | None = None) -> list[str]:
+    from ecom_etl.generate import FIRST_INVOICE, write_csv_by_day
+
+    os.makedirs(out, exist_ok=True)
+    start = time.perf_counter()
+    files = write_csv_by_day(spark, rows, out, seed, first_invoice or FIRST_INVOICE)
+    progress(f"wrote {rows:,} order lines (plus ≈1 % duplicates) in {len(files)} files to {out} "
+             f"in {time.perf_counter() - start:.1f}s")
+    return files
+
+
+def builtin_data(spark) -> str:
+    """The built-in generated data (made on first use)."""
+    if not (os.path.isdir(BUILTIN_DATA) and os.listdir(BUILTIN_DATA)):
+        progress(f"generating the built-in data ({BUILTIN_ROWS:,} rows) ...")
+        generate(spark, BUILTIN_ROWS, BUILTIN_DATA, BUILTIN_SEED)
+    return BUILTIN_DATA

@@ -1,0 +1,163 @@
+"""Delta writes of the lake: insert-only MERGE, overwrite, and what each commit says it did.
+
+Row counts come from Delta's own commit metrics, not from reading the table again, so they are a
+count independent of the ones the load observes on its way in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+CONFLICT_ATTEMPTS = 6  # a commit that lost a race to another writer is run again
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+HISTORY_SEARCHED = 20  # commits back to look for our own among concurrent writers'.
+
+
+@dataclass(frozen=True)
+class Commit:
+    version: int
+    operation: str
+    metrics: dict[str, int]
+    user_metadata: dict
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """What an insert committed: the rows its source held and the rows it added. `source_rows` is
+    None when nothing was committed (nothing new, or a replay that idempotent_writes skipped)."""
+
+    source_rows: int | None
+    inserted: int
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def last_commit(spark: SparkSession, path: str) -> Commit | None:
+    """The table's latest commit, or None when there is no table."""
+    if not exists(spark, path):
+        return None
+    row = DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics",
+                                                             "userMetadata").first()
+    metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
+    return Commit(row["version"], row["operation"], metrics, parse_metadata(row["userMetadata"]))
+
+
+def parse_metadata(text: str | None) -> dict:
+    """A commit's user metadata, written by us as a JSON object ({} for anything else)."""
+    try:
+        meta = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def version(spark: SparkSession, path: str) -> int | None:
+    commit = last_commit(spark, path)
+    return None if commit is None else commit.version
+
+
+@contextmanager
+def idempotent_writes(spark: SparkSession, txn: tuple[str, int] | None) -> Iterator[None]:
+    """Within the block, every Delta write of a table that already committed (app id, version) =
+    `txn` is skipped: the way a replayed micro-batch writes nothing twice."""
+    if txn is None:
+        yield
+        return
+    spark.conf.set("spark.databricks.delta.write.txnAppId", txn[0])
+    spark.conf.set("spark.databricks.delta.write.txnVersion", str(txn[1]))
+    try:
+        yield
+    finally:
+        spark.conf.unset("spark.databricks.delta.write.txnAppId")
+        spark.conf.unset("spark.databricks.delta.write.txnVersion")
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}"
+    return any(word in text for word in ("Concurrent", "DELTA_CONCURRENT", "ProtocolChanged", "MetadataChanged",
+                                         "FileAlreadyExists", "DELTA_PATH_EXISTS"))
+
+
+def retried(action, attempts: int = CONFLICT_ATTEMPTS):
+    """Run a commit again when another writer committed first (Delta's optimistic concurrency)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as exc:  # noqa: BLE001 - only conflicts are retried
+            if attempt == attempts or not _is_conflict(exc):
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
+
+
+def partition_predicate(partitions: Sequence[dict], alias: str = "t") -> str:
+    """A literal predicate on the partitions the rows fall in, so a MERGE reads only those."""
+    if not partitions:
+        return "FALSE"
+    return "(" + " OR ".join(
+        "(" + " AND ".join(f"{alias}.`{c}` = {v!r}" for c, v in p.items()) + ")" for p in partitions
+    ) + ")"
+
+
+def insert_new(
+    spark: SparkSession,
+    rows: DataFrame,
+    path: str,
+    keys: Sequence[str],
+    partition_by: Sequence[str] = (),
+    partitions: Sequence[dict] | None = None,
+) -> Inserted:
+    """Append the rows whose `keys` are not in the table yet (creating it if needed): reruns add
+    nothing. `rows` must be unique on `keys`; `partitions` (the values of `partition_by` the rows
+    hold) narrow the MERGE to those partitions."""
+
+    def attempt() -> Inserted:
+        tag = {"write": uuid.uuid4().hex}  # finds this commit among other writers' in the history
+        if not exists(spark, path):
+            writer = rows.write.format("delta").mode("append").option("userMetadata", json.dumps(tag))
+            writer.partitionBy(*partition_by).save(path)
+            return _inserted(spark, path, tag, "numOutputRows")
+        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in (*partition_by, *keys))
+        if partition_by:
+            wanted = partitions if partitions is not None else [
+                r.asDict() for r in rows.select(*partition_by).distinct().collect()]
+            match = f"{partition_predicate(wanted)} AND {match}"
+        merge = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), match).whenNotMatchedInsertAll()
+        spark.conf.set(USER_METADATA, json.dumps(tag))
+        try:
+            merge.execute()
+        finally:
+            spark.conf.unset(USER_METADATA)
+        return _inserted(spark, path, tag, "numTargetRowsInserted")
+
+    return retried(attempt)
+
+
+def _inserted(spark: SparkSession, path: str, tag: dict, metric: str) -> Inserted:
+    """The metrics of the commit carrying `tag`; none when the write committed nothing."""
+    for row in DeltaTable.forPath(spark, path).history(HISTORY_SEARCHED).select("operationMetrics", "userMetadata").collect():
+        if row["userMetadata"] == json.dumps(tag):
+            metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
+            source = metrics.get("numSourceRows", metrics.get("numOutputRows", 0))
+            return Inserted(source, metrics.get(metric, 0))
+    return Inserted(None, 0)
+
+
+def overwrite(rows: DataFrame, path: str, user_metadata: dict | None = None) -> int:
+    """Replace a (small, derived) table's content; returns the rows Delta says it wrote."""
+    writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", True)
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True))
+    retried(lambda: writer.save(path))
+    commit = last_commit(rows.sparkSession, path)
+    return commit.metrics.get("numOutputRows", 0) if commit else 0

@@ -1,0 +1,76 @@
+"""The gold tables as a function of silver's version.
+
+Each gold commit records the silver version it was built from (in its commit's user metadata).
+A refresh rebuilds every table that is behind silver's current version or missing, from that one
+version of silver, so a run that died between two gold commits is healed by the next refresh,
+whoever runs it: the batch job, the stream job, or `ecom-etl gold`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+
+from ecom_etl import delta
+from ecom_etl.aggregates import PERIOD_KEYS, invoice_totals, revenue_tables, top_products_by_season
+from ecom_etl.lake import Lake
+from ecom_etl.schema import GOLD_TABLES, TOP_PRODUCTS_TABLE
+
+SILVER_VERSION = "silver_version"
+HISTORY_SEARCHED = 10  # maintenance commits (OPTIMIZE, VACUUM) may come after a gold build
+
+
+@dataclass
+class GoldState:
+    """Silver's version, the tables rebuilt to it now, and every gold table's rows."""
+
+    silver_version: int | None = None
+    rebuilt: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def build_gold(silver: DataFrame, totals: DataFrame) -> dict[str, DataFrame]:
+    """Every gold table, from silver and its `invoice_totals(*PERIOD_KEYS)`."""
+    return {**revenue_tables(totals), TOP_PRODUCTS_TABLE: top_products_by_season(silver)}
+
+
+def built_from(spark: SparkSession, path: str) -> tuple[int | None, int]:
+    """(the silver version a gold table was last built from, the rows written then)."""
+    if not delta.exists(spark, path):
+        return None, 0
+    for row in DeltaTable.forPath(spark, path).history(HISTORY_SEARCHED).collect():
+        meta = delta.parse_metadata(row["userMetadata"])
+        if SILVER_VERSION in meta:
+            return int(meta[SILVER_VERSION]), int((row["operationMetrics"] or {}).get("numOutputRows", 0))
+    return None, 0
+
+
+def refresh_gold(spark: SparkSession, lake: Lake) -> GoldState:
+    """Bring every gold table up to silver's current version; nothing to do when it is there."""
+    version = delta.version(spark, lake.silver)
+    state = GoldState(version)
+    if version is None:
+        return state
+    behind = []
+    for name in GOLD_TABLES:
+        built, rows = built_from(spark, lake.gold(name))
+        if built == version:
+            state.rows[name] = rows
+        else:
+            behind.append(name)
+    if not behind:
+        return state
+    silver = spark.read.format("delta").option("versionAsOf", version).load(lake.silver)
+    totals = silver.transform(invoice_totals(*PERIOD_KEYS)).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        tables = build_gold(silver, totals)
+        for name in behind:
+            state.rows[name] = delta.overwrite(tables[name], lake.gold(name), {SILVER_VERSION: version})
+            state.rebuilt.append(name)
+    finally:
+        totals.unpersist()
+    state.rows = {name: state.rows[name] for name in GOLD_TABLES}
+    return state

@@ -1,0 +1,151 @@
+"""The order API served locally (the Lambda handlers over HTTP) against the emulator."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from ecom_etl.lake import Lake
+from ecom_etl.stream import emulator
+from ecom_etl.stream.runner import run_stream
+from ecom_etl.stream.server import make_server
+
+GOOD = {"InvoiceNo": "580001", "StockCode": "85123A", "Description": "WHITE HEART", "Quantity": 2,
+        "InvoiceDate": "2011-12-01 10:15:00", "UnitPrice": 2.55, "CustomerID": "17850", "Country": "France"}
+
+
+@pytest.fixture
+def names(aws):
+    suffix = uuid.uuid4().hex[:8]
+    settings = aws.named(stream=f"orders-{suffix}", customers_table=f"customers-{suffix}",
+                         invoices_table=f"invoices-{suffix}")
+    emulator.create_resources(settings, shards=1, buckets=())
+    return settings
+
+
+@pytest.fixture
+def api(names):
+    server = make_server(names, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def request(url: str, body: bytes | None = None) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST" if body else "GET")) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def post(api: str, *lines) -> tuple[int, dict]:
+    return request(f"{api}/orders", json.dumps({"lines": list(lines)}).encode())
+
+
+def queued(names) -> list:
+    from ecom_etl.stream.kinesis_source import readers
+
+    return [r for reader in readers(names).values() for r in reader.read(None, 10**6)]
+
+
+def test_post_then_get_returns_the_line_once_the_stream_processed_it(spark, names, api, tmp_path):
+    line = {**GOOD, "InvoiceNo": "C580001", "StockCode": "85123a", "Quantity": -2, "InvoiceDate": "2011-12-01T10:15:00",
+            "CustomerID": ""}
+    status, answer = post(api, line)
+    assert (status, answer["accepted"]) == (202, 1)
+    assert request(f"{api}/invoices/C580001")[0] == 404  # not processed yet
+
+    run_stream(spark, names, Lake.at(str(tmp_path / "wh")), str(tmp_path / "cp"), trigger_seconds=0.1,
+               stop_when_idle=True, progress=lambda _: None)
+    status, invoice = request(f"{api}/invoices/c580001")
+    assert status == 200 and invoice["total"] == "-5.100"
+    (item,) = invoice["lines"]
+    assert (item["StockCode"], item["Quantity"], item["UnitPrice"], item["CustomerID"]) == ("85123A", -2, "2.550", "unknown")
+    assert item["LineKey"].startswith("85123A#")
+    status, customer = request(f"{api}/customers/unknown/invoices")
+    assert status == 200 and customer["invoices"] == [
+        {"InvoiceNo": "C580001", "InvoiceDate": "2011-12-01 10:15:00", "Country": "France"}]
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (json.dumps({"lines": []}).encode(), "non-empty list"),
+        (json.dumps({"lines": [GOOD] * 501}).encode(), "more than the limit of 500"),
+        (b'{"lines": ["' + b"x" * (1024 * 1024) + b'"]}', "larger than the limit"),
+        (b'{"lines": [' + b"[" * 1000 + b"]" * 1000 + b"]}", "nested deeper than"),
+        (b'{"lines": [{"InvoiceNo": "caf\xe9"}]}', "not valid UTF-8"),
+        (b'{"lines": [{"InvoiceNo": "\\ud800"}]}', "lone surrogate"),
+    ],
+    ids=["invalid-json", "not-an-object", "no-lines", "too-many-lines", "oversized", "deep", "latin-1", "surrogate"],
+)
+def test_bad_post_bodies_are_refused_whole(names, api, body, problem):
+    status, answer = request(f"{api}/orders", body)
+    assert status == 400 and any(problem in p for p in answer["problems"]), answer
+    assert queued(names) == []
+
+
+def test_every_problem_of_every_line_is_listed_and_nothing_is_queued(names, api):
+    good = {**GOOD, "Quantity": 1, "UnitPrice": "1.5"}
+    lines = [good, {**good, "Quantity": "1.5", "UnitPrice": "cheap"}, {**good, "StockCode": " ", "Colour": "red"}, "x",
+             {**good, "Quantity": "+-3", "UnitPrice": "NaN", "InvoiceDate": "yesterday"}]
+    status, answer = post_raw(api, lines)
+    assert status == 400
+    assert answer["problems"] == [
+        "lines[1].Quantity: must be an integer (at most 9 digits)",
+        "lines[1].UnitPrice: must be a decimal number with at most 3 decimal places",
+        "lines[2].Colour: unknown field",
+        "lines[2].StockCode: required",
+        "lines[3]: must be an object",
+        "lines[4].Quantity: must be an integer (at most 9 digits)",
+        "lines[4].UnitPrice: must be a decimal number with at most 3 decimal places",
+        "lines[4].InvoiceDate: must be a date and time, e.g. 2011-12-09 12:00:00",
+    ]
+    assert queued(names) == []  # nothing partial: the good line was not queued either
+
+
+def post_raw(api: str, lines: list) -> tuple[int, dict]:
+    return request(f"{api}/orders", json.dumps({"lines": lines}).encode())
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("InvoiceNo", "9" * 3000, "InvoiceNo: too large for DynamoDB"),
+    ("StockCode", "S" * 1500, "StockCode: too large for DynamoDB"),
+    ("Description", "D" * 500_000, "too large for DynamoDB (dynamodb_item_too_large)"),
+])
+def test_a_line_a_sink_cannot_hold_is_refused_with_its_field_named(names, api, field, value, problem):
+    status, answer = post(api, {**GOOD, field: value})
+    assert status == 400 and any(problem in p for p in answer["problems"]), answer
+    assert queued(names) == []
+
+
+def test_a_backend_failure_is_503_without_internal_names(aws, api, names):
+    missing = names.named(stream="no-such-stream")
+    server = make_server(missing, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status, answer = post(f"http://127.0.0.1:{server.server_port}", GOOD)
+    finally:
+        server.shutdown()
+    assert status == 503 and set(answer) == {"message", "request_id"}
+    assert "no-such-stream" not in json.dumps(answer) and "123456789012" not in json.dumps(answer)
+
+
+def test_fifty_concurrent_clients_are_all_answered(api):
+    def get(_: int) -> int:
+        return request(f"{api}/invoices/nothing-{_}")[0]
+
+    with ThreadPoolExecutor(50) as pool:
+        assert list(pool.map(get, range(200))) == [404] * 200
+
+
+def test_unknown_routes_and_missing_items_are_404(api):
+    assert request(f"{api}/nothing")[0] == 404
+    assert request(f"{api}/customers/99999/invoices")[0] == 404
