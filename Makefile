@@ -1,13 +1,16 @@
-# Local development of ecom_etl. Needs Python 3.11 and Java 17; nothing else (no Docker, no AWS account).
+# Local development of ecom_etl. Needs Python 3.11 and Java 17 (a JDK); nothing else (no Docker, no AWS account).
 #   make run         the batch job on the built-in generated data (creates .venv on first use)
-#   make demo        the whole platform locally; ends with the dashboard and the API running (demo-stop ends it)
-#   make test        the test suite on the Glue 5.1 stack (Spark 3.5.6, Delta 3.3.2)
-#   make test-glue6  the same suite on the Glue 6.0 stack (Spark 4.1.1, Delta 4.2.0, ANSI SQL)
-#   make lint-infra  cfn-lint and checkov over infra/cloudformation (part of make test)
+#   make demo        the whole platform locally; ends with the dashboard, the API and the stream job running
+#   make test        everything, as CI runs it, on the Glue 5.1 stack (Spark 3.5.6, Delta 3.3.2, Python 3.11)
+#   make test-fast   the pure transforms and unit tests only (one Spark session, no emulator jobs)
+#   make test-glue6  the same suite on the Glue 6.0 stack (Spark 4.1.1, Delta 4.2.0, ANSI SQL, Python 3.13)
+#   make lint        ruff (lint and format check), cfn-lint and checkov (part of make test)
 #   make bench       Spark vs DuckDB vs pandas at 1x, 10x, 100x (appends to bench/results/batch.md; long)
 #   make bench-stream  the streaming benchmark (appends to bench/results/stream.md)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Glue 6.0 runs Python 3.13, so its leg does too (pyenv's, where it is installed that way).
+PYTHON_GLUE6 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13))
 VENV ?= .venv
 VENV_GLUE6 ?= .venv-glue6
 VENV_TOOLS ?= .venv-tools
@@ -16,13 +19,19 @@ CHECKOV_VERSION = 3.3.30
 WAREHOUSE ?= warehouse
 PYTEST_ARGS ?=
 
-.PHONY: install install-glue6 run demo demo-stop test test-glue6 lint-infra browser bench bench-stream clean
+.PHONY: install install-glue6 run demo demo-stop test test-fast test-glue6 lint lint-infra browser bench bench-stream clean
 
-# One virtualenv per Spark stack; each gets its Spark configured for spark-submit (Delta, UTC).
-%/.installed: setup.cfg pyproject.toml
-	@test -x $*/bin/python || $(PYTHON) -m venv $*
+# One virtualenv per Spark stack, each with the Python of its Glue version; each gets its Spark
+# configured for spark-submit (Delta, S3, UTC) and the Delta log store for S3 built (needs javac).
+$(VENV)/.installed: PY = $(PYTHON)
+$(VENV)/.installed: EXTRA = spark
+$(VENV_GLUE6)/.installed: PY = $(PYTHON_GLUE6)
+$(VENV_GLUE6)/.installed: EXTRA = spark4
+%/.installed: setup.cfg pyproject.toml java/ecom/delta/DynamoDBLogStore.java
+	@test -n "$(PY)" || { echo "no Python for $* (Glue 6.0's leg needs Python 3.13)"; exit 1; }
+	@test -x $*/bin/python || $(PY) -m venv $*
 	$*/bin/python -m pip install --quiet --upgrade pip
-	$*/bin/python -m pip install --quiet -e ".[$(if $(findstring glue6,$*),spark4,spark),dev,glue,bench]"
+	$*/bin/python -m pip install --quiet -e ".[$(EXTRA),dev,glue,bench]"
 	$*/bin/ecom-etl setup-spark
 	@touch $@
 
@@ -42,20 +51,27 @@ run: install
 	@echo "summary: $(WAREHOUSE)/summary.json   tables: $(WAREHOUSE)/{silver,quarantine,gold}/"
 
 demo: install
-	$(VENV)/bin/ecom-etl demo --warehouse $(WAREHOUSE)
+	$(VENV)/bin/ecom-etl demo
 
 demo-stop:
 	@if test -f .ecom-etl/demo.pid; then kill $$(cat .ecom-etl/demo.pid) && echo "demo stopping"; \
 	else echo "no demo running"; $(VENV)/bin/ecom-etl local down; fi
 
-test: install lint-infra browser
+test: install lint browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The dashboard test draws the page in Debian's Chromium (headless).
 browser:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: install lint-infra
+	$(VENV)/bin/ruff check ecom_etl jobs tests bench conftest.py
+	$(VENV)/bin/ruff format --check ecom_etl jobs tests bench conftest.py
 
 lint-infra: $(VENV_TOOLS)/.installed
 	$(VENV_TOOLS)/bin/cfn-lint infra/cloudformation/*.yaml

@@ -102,14 +102,25 @@ def dataset(size: str) -> tuple[str, int]:
     if not os.path.exists(os.path.join(out, "_DONE")):
         shutil.rmtree(out, ignore_errors=True)
         print(f"generating {size}: {rows:,} rows into {out} (once) ...", flush=True)
-        subprocess.run([*CLI, "generate", "--rows", str(rows), "--out", out, "--seed", str(factor)], check=True, cwd=ROOT)
+        subprocess.run(
+            [*CLI, "generate", "--rows", str(rows), "--out", out, "--seed", str(factor)], check=True, cwd=ROOT
+        )
         open(os.path.join(out, "_DONE"), "w").close()
     return out, rows
 
 
 def commands(input_dir: str, out: str) -> dict[str, list[str]]:
     return {
-        "spark": [*CLI, "batch", "--input", input_dir, "--warehouse", out, "--summary-json", os.path.join(out, "s.json")],
+        "spark": [
+            *CLI,
+            "batch",
+            "--input",
+            input_dir,
+            "--warehouse",
+            out,
+            "--summary-json",
+            os.path.join(out, "s.json"),
+        ],
         "duckdb": [PY, os.path.join(HERE, "duckdb_ref.py"), input_dir, out],
         "pandas": [PY, os.path.join(HERE, "pandas_ref.py"), input_dir, out],
     }
@@ -124,8 +135,11 @@ def _run_once(size: str, name: str, input_dir: str, work: str, label: str) -> tu
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(LOGS, exist_ok=True)
     run = measure(commands(input_dir, out)[name], os.path.join(LOGS, f"{size}-{name}.log"))
-    print(f"  {size} {name:<6} {label}: {run.seconds:7.1f} s, peak {run.peak_rss / 2**30:5.2f} GiB"
-          f"{'  ' + run.note if run.note else ''}", flush=True)
+    print(
+        f"  {size} {name:<6} {label}: {run.seconds:7.1f} s, peak {run.peak_rss / 2**30:5.2f} GiB"
+        f"{'  ' + run.note if run.note else ''}",
+        flush=True,
+    )
     return run, out
 
 
@@ -144,7 +158,9 @@ def bench_size(size: str, runs: int, work: str) -> tuple[dict[str, Result], int]
         shutil.rmtree(out, ignore_errors=True)
     if "spark" not in golds:
         raise SystemExit(f"{size}: the Spark job failed; see {LOGS}/{size}-spark.log")
-    problems = [f"{n}: {d}" for n in ("duckdb", "pandas") if n in golds for d in gold_differences(golds["spark"], golds[n])]
+    problems = [
+        f"{n}: {d}" for n in ("duckdb", "pandas") if n in golds for d in gold_differences(golds["spark"], golds[n])
+    ]
     if problems:
         raise SystemExit(f"{size}: the gold tables differ:\n  " + "\n  ".join(problems))
     print(f"  {size}: gold tables identical across {', '.join(sorted(golds))}", flush=True)
@@ -162,16 +178,20 @@ def _fmt_seconds(result: Result) -> str:
 
 
 def table(rows_by_size: dict[str, int], results_by_size: dict[str, dict[str, Result]]) -> str:
-    lines = ["| size | rows | engine | wall s (median) | runs | peak RSS GiB | rows/s | Spark ÷ this |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| size | rows | engine | wall s (median) | runs | peak RSS GiB | rows/s | Spark ÷ this |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
     for size, results in results_by_size.items():
         spark = results["spark"].median_seconds()
         for name, result in results.items():
             m = result.median_seconds()
             ratio = f"{spark / m:.2f}" if m and spark and name != "spark" else ""
             rate = f"{rows_by_size[size] / m:,.0f}" if m else ""
-            lines.append(f"| {size} | {rows_by_size[size]:,} | {name} | {_fmt_seconds(result)} | {len(result.ok_runs)} | "
-                         f"{result.peak() / 2**30:.2f} | {rate} | {ratio} |")
+            lines.append(
+                f"| {size} | {rows_by_size[size]:,} | {name} | {_fmt_seconds(result)} | {len(result.ok_runs)} | "
+                f"{result.peak() / 2**30:.2f} | {rate} | {ratio} |"
+            )
     return "\n".join(lines)
 
 
@@ -190,8 +210,10 @@ def main() -> None:
     import duckdb
     import pandas
 
-    versions = (f"Versions: DuckDB {duckdb.__version__}, pandas {pandas.__version__}. Wall time is the whole process "
-                "(for Spark: JVM start, Delta jars from the Ivy cache, the job); peak RSS is the process tree's.")
+    versions = (
+        f"Versions: DuckDB {duckdb.__version__}, pandas {pandas.__version__}. Wall time is the whole process "
+        "(for Spark: JVM start, Delta jars from the Ivy cache, the job); peak RSS is the process tree's."
+    )
     shutil.rmtree(LOGS, ignore_errors=True)  # this run's logs only
     with tempfile.TemporaryDirectory(prefix="ecom-bench-") as work:
         for size in args.sizes.split(","):  # each size's table is written as soon as it is measured

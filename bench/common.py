@@ -4,9 +4,11 @@ import os
 import platform
 import statistics
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-REAL_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "online-retail", "by-day")
+REAL_DATA = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "online-retail", "by-day"
+)
 
 
 def machine() -> str:
@@ -16,8 +18,10 @@ def machine() -> str:
 
     import pyspark
 
-    return (f"{os.cpu_count()} cores, {mem_gb:.0f} GiB, Python {platform.python_version()}, {java}, "
-            f"PySpark {pyspark.__version__}, delta-spark {version('delta-spark')}")
+    return (
+        f"{os.cpu_count()} cores, {mem_gb:.0f} GiB, Python {platform.python_version()}, {java}, "
+        f"PySpark {pyspark.__version__}, delta-spark {version('delta-spark')}"
+    )
 
 
 def median(values: list[float]) -> float:
@@ -31,7 +35,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def append_section(path: str, title: str, body: str) -> None:
     """Results accumulate: each run adds a dated section, so the history shows."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     new = not os.path.exists(path)
     with open(path, "a", encoding="utf-8") as fh:
         if new:

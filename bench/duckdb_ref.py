@@ -112,7 +112,9 @@ def build(input_dir: str, out_dir: str) -> None:
                             (SELECT *, NOT is_cancellation AND quantity > 0 AND unit_price > 0 AS sale FROM silver)
                             GROUP BY {keys}) TO '{out_dir}/{table}.parquet' (FORMAT parquet)""")
     codes = "(" + ", ".join(f"'{c}'" for c in NON_MERCHANDISE_CODES) + ")"
-    con.execute(f"COPY ({TOP_PRODUCTS.format(codes=codes, prefix=NON_MERCHANDISE_PREFIX)}) TO '{out_dir}/top_products_by_season.parquet' (FORMAT parquet)")
+    con.execute(
+        f"COPY ({TOP_PRODUCTS.format(codes=codes, prefix=NON_MERCHANDISE_PREFIX)}) TO '{out_dir}/top_products_by_season.parquet' (FORMAT parquet)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,17 +15,19 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import REAL_DATA, append_section, median, percentile  # noqa: E402
+from datetime import UTC
 
-from ecom_etl.aws import Names, client, use_endpoint  # noqa: E402
-from ecom_etl.io import Lake  # noqa: E402
-from ecom_etl.pipeline import StageTimer  # noqa: E402
-from ecom_etl.runtime import local_session  # noqa: E402
-from ecom_etl.stream import emulator  # noqa: E402
-from ecom_etl.stream.producer import csv_lines  # noqa: E402
-from ecom_etl.stream.process import process_batch  # noqa: E402
-from ecom_etl.stream.wire import line_to_record  # noqa: E402
-from ecom_etl.stream.runner import run_stream  # noqa: E402
+from common import REAL_DATA, append_section, median, percentile
+
+from ecom_etl.aws import Names, client, use_endpoint
+from ecom_etl.io import Lake
+from ecom_etl.pipeline import StageTimer
+from ecom_etl.runtime import local_session
+from ecom_etl.stream import emulator
+from ecom_etl.stream.process import process_batch
+from ecom_etl.stream.producer import csv_lines
+from ecom_etl.stream.runner import run_stream
+from ecom_etl.stream.wire import line_to_record
 
 
 def real_lines(n: int) -> list[dict]:
@@ -57,7 +59,7 @@ def sink_split(spark, lines: list[dict], size: int, runs: int, emulator_pid: int
     """Where process_batch's time goes: the Delta part alone, then each DynamoDB table alone, with the
     CPU the emulator and this (client) process spent on it: the emulator serves every call in one
     Python process, so its CPU is a floor under the batch's time that no client change moves."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from ecom_etl.pipeline import clean_and_load
     from ecom_etl.stream import dynamo
@@ -69,13 +71,14 @@ def sink_split(spark, lines: list[dict], size: int, runs: int, emulator_pid: int
         lake = Lake.at(tempfile.mkdtemp(prefix="bench-lake-"))
         frame = spark.createDataFrame(payloads, "payload string, source string")
         started = time.perf_counter()
-        clean_and_load(spark, records_to_raw(frame), lake, datetime.now(timezone.utc), txn=("bench", 0))
+        clean_and_load(spark, records_to_raw(frame), lake, datetime.now(UTC), txn=("bench", 0))
         if run:
             delta.append(time.perf_counter() - started)
     silver = [r.asDict() for r in spark.read.format("delta").load(lake.silver).collect()]
     writes = {
         "invoices (BatchWriteItem)": lambda names, db: dynamo.batch_put(
-            names.invoices_table, (dynamo.invoice_item(line) for line in silver), db),
+            names.invoices_table, (dynamo.invoice_item(line) for line in silver), db
+        ),
         "customers (conditional PutItem)": lambda names, db: dynamo.put_customers(names.customers_table, silver, db),
     }
     measured = {label: [] for label in writes}  # (wall s, emulator CPU s, client CPU s, items) per run
@@ -84,18 +87,24 @@ def sink_split(spark, lines: list[dict], size: int, runs: int, emulator_pid: int
         for label, write in writes.items():
             wall, server, own = time.perf_counter(), cpu_seconds(emulator_pid), time.process_time()
             items = write(names, db)
-            measured[label].append((time.perf_counter() - wall, cpu_seconds(emulator_pid) - server,
-                                    time.process_time() - own, items))
+            measured[label].append(
+                (time.perf_counter() - wall, cpu_seconds(emulator_pid) - server, time.process_time() - own, items)
+            )
     rows = [f"| {size:,}, Delta sinks only (clean_and_load) | {median(delta):.1f} | {size / median(delta):,.0f} | |"]
     floor = 0.0
     for label, samples in measured.items():
         wall, server, own = (median([sample[i] for sample in samples]) for i in range(3))
         items = samples[0][3]
         floor += server
-        rows.append(f"| {items:,} items, DynamoDB only: {label} | {wall:.1f} | {items / wall:,.0f} items | "
-                    f"emulator CPU {server:.1f} s, client CPU {own:.1f} s |")
-    rows += ["", f"The emulator's CPU for the DynamoDB writes of one {size:,}-record batch: {floor:.1f} s "
-                 f"(medians of {runs}); at 5,000 records/s the whole batch has {size / 5000:.1f} s."]
+        rows.append(
+            f"| {items:,} items, DynamoDB only: {label} | {wall:.1f} | {items / wall:,.0f} items | "
+            f"emulator CPU {server:.1f} s, client CPU {own:.1f} s |"
+        )
+    rows += [
+        "",
+        f"The emulator's CPU for the DynamoDB writes of one {size:,}-record batch: {floor:.1f} s "
+        f"(medians of {runs}); at 5,000 records/s the whole batch has {size / 5000:.1f} s.",
+    ]
     return rows
 
 
@@ -112,12 +121,19 @@ def throughput(spark, lines: list[dict], sizes: list[int], runs: int, emulator_p
             started, server = time.perf_counter(), cpu_seconds(emulator_pid)
             process_batch(spark, frame, 0, lake, names, "bench", timer)
             if run:
-                timings.append((time.perf_counter() - started,
-                                {**timer.seconds, "emulator CPU": cpu_seconds(emulator_pid) - server}))
+                timings.append(
+                    (
+                        time.perf_counter() - started,
+                        {**timer.seconds, "emulator CPU": cpu_seconds(emulator_pid) - server},
+                    )
+                )
         seconds = median([t for t, _ in timings])
         stages = sorted(timings, key=lambda t: t[0])[len(timings) // 2][1]
-        rows.append(f"| {size:,} | {seconds:.1f} | {size / seconds:,.0f} | "
-                    + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()) + " |")
+        rows.append(
+            f"| {size:,} | {seconds:.1f} | {size / seconds:,.0f} | "
+            + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+            + " |"
+        )
         print(rows[-1], flush=True)
     return rows
 
@@ -137,8 +153,10 @@ def end_to_end(spark, lines: list[dict], rate: int, seconds: int, trigger: float
         while sent < total:
             batch = [lines[(sent + i) % len(lines)] for i in range(min(tick, total - sent))]
             now = time.monotonic()
-            result = kinesis.put_records(StreamName=names.stream, Records=[
-                {"Data": line_to_record(l), "PartitionKey": l["InvoiceNo"]} for l in batch])
+            result = kinesis.put_records(
+                StreamName=names.stream,
+                Records=[{"Data": line_to_record(l), "PartitionKey": l["InvoiceNo"]} for l in batch],
+            )
             for r in result["Records"]:
                 put_at[r["SequenceNumber"]] = now
             sent += len(batch)
@@ -164,10 +182,19 @@ def end_to_end(spark, lines: list[dict], rate: int, seconds: int, trigger: float
     def consume() -> None:
         deadline = time.monotonic() + seconds * 5 + 120
         while (not stop.is_set() or len(visible_at) < total) and time.monotonic() < deadline:
-            run_stream(spark, names, lake.root, checkpoint, trigger, max_records=100_000, stop_when_idle=True,
-                       progress=lambda m: print(m, flush=True))
+            run_stream(
+                spark,
+                names,
+                lake.root,
+                checkpoint,
+                trigger,
+                max_records=100_000,
+                stop_when_idle=True,
+                progress=lambda m: print(m, flush=True),
+            )
             if len(visible_at) >= total:
                 return
+
     consumer = threading.Thread(target=consume)
     consumer.start()
     thread.join()
@@ -203,12 +230,17 @@ def main() -> None:
     emulator_pid = emulator.started_pid(state)
     body += throughput(spark, lines, sizes, args.runs, emulator_pid)
     body += sink_split(spark, lines, max(sizes), args.runs, emulator_pid)
-    body += ["", f"### End to end: produce -> Kinesis (moto) -> stream job -> visible, {args.seconds}s at a steady rate", ""]
+    body += [
+        "",
+        f"### End to end: produce -> Kinesis (moto) -> stream job -> visible, {args.seconds}s at a steady rate",
+        "",
+    ]
     body += end_to_end(spark, lines, args.rate, args.seconds, args.trigger)
     text = "\n".join(body)
     print(text)
-    append_section(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "stream.md"),
-                   "Streaming benchmark", text)
+    append_section(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "stream.md"), "Streaming benchmark", text
+    )
     emulator.stop(state_dir=state)
 
 

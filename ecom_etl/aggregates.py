@@ -44,14 +44,18 @@ def revenue_measures(*keys: str):
     def transform(totals: DataFrame) -> DataFrame:
         zero = F.lit(0).cast(REVENUE_TYPE)
         sold, customer = F.col("has_sale"), F.col("customer_id")
-        return totals.groupBy(*keys).agg(
-            F.sum("net").cast(REVENUE_TYPE).alias("net_revenue"),
-            F.coalesce(F.sum("gross").cast(REVENUE_TYPE), zero).alias("gross_revenue"),
-            F.coalesce(F.sum("cancelled").cast(REVENUE_TYPE), zero).alias("returns"),
-            F.countDistinct(F.when(sold, F.col("invoice_no"))).alias("orders"),
-            F.countDistinct(F.when(sold & (customer != UNKNOWN), customer)).alias("customers"),
-            F.coalesce(F.sum("units"), F.lit(0).cast("bigint")).alias("units"),
-        ).select(*keys, *REVENUE_MEASURES)
+        return (
+            totals.groupBy(*keys)
+            .agg(
+                F.sum("net").cast(REVENUE_TYPE).alias("net_revenue"),
+                F.coalesce(F.sum("gross").cast(REVENUE_TYPE), zero).alias("gross_revenue"),
+                F.coalesce(F.sum("cancelled").cast(REVENUE_TYPE), zero).alias("returns"),
+                F.countDistinct(F.when(sold, F.col("invoice_no"))).alias("orders"),
+                F.countDistinct(F.when(sold & (customer != UNKNOWN), customer)).alias("customers"),
+                F.coalesce(F.sum("units"), F.lit(0).cast("bigint")).alias("units"),
+            )
+            .select(*keys, *REVENUE_MEASURES)
+        )
 
     return transform
 
@@ -95,9 +99,7 @@ def top_products_by_season(silver: DataFrame) -> DataFrame:
         .where(F.col("pick") == 1)
         .select(*product, "description")
     )
-    ranking = Window.partitionBy(*season).orderBy(
-        F.desc("units_net"), F.desc("revenue_net"), F.asc("stock_code")
-    )
+    ranking = Window.partitionBy(*season).orderBy(F.desc("units_net"), F.desc("revenue_net"), F.asc("stock_code"))
     return (
         totals.withColumn("rank", F.row_number().over(ranking))
         .where(F.col("rank") <= TOP_N)

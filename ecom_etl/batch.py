@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
@@ -77,13 +77,26 @@ def run_batch(
         raise known from None
 
 
-def _run(spark: SparkSession, settings: Settings, input_path: str, lake: Lake, database: str,
-         progress: Progress, full_refresh: bool, register: bool) -> BatchSummary:
+def _run(
+    spark: SparkSession,
+    settings: Settings,
+    input_path: str,
+    lake: Lake,
+    database: str,
+    progress: Progress,
+    full_refresh: bool,
+    register: bool,
+) -> BatchSummary:
     storage = Storage(settings)
     stage = StageTimer(progress, total=6)
-    started = datetime.now(timezone.utc)
-    summary = BatchSummary(input_path=input_path, warehouse=lake.root, database=database,
-                           run_at=started.isoformat(timespec="seconds"), stage_seconds=stage.seconds)
+    started = datetime.now(UTC)
+    summary = BatchSummary(
+        input_path=input_path,
+        warehouse=lake.root,
+        database=database,
+        run_at=started.isoformat(timespec="seconds"),
+        stage_seconds=stage.seconds,
+    )
     with stage("find new input files"):
         files = sources.find_input(storage, input_path)
         new = ingestion.pending(spark, lake, files, full_refresh)
@@ -93,8 +106,14 @@ def _run(spark: SparkSession, settings: Settings, input_path: str, lake: Lake, d
         sources.check_headers(storage, new)
         run_id = f"batch-{started:%Y%m%dT%H%M%S%fZ}"
         with shuffle_sized_for(spark, new):
-            loaded = load(spark, sources.read_records(spark, new), lake, started,
-                          Staged(storage, lake.staging(run_id)), stage=stage)
+            loaded = load(
+                spark,
+                sources.read_records(spark, new),
+                lake,
+                started,
+                Staged(storage, lake.staging(run_id)),
+                stage=stage,
+            )
         for f in fields(LoadResult):
             setattr(summary, f.name, getattr(loaded, f.name))
         if summary.reconciles:

@@ -13,8 +13,12 @@ from ecom_etl import delta
 from ecom_etl.lake import Lake
 from ecom_etl.settings import Settings
 
-DELTA_PARAMETERS = {"EXTERNAL": "TRUE", "table_type": "DELTA", "spark.sql.sources.provider": "delta",
-                    "classification": "delta"}
+DELTA_PARAMETERS = {
+    "EXTERNAL": "TRUE",
+    "table_type": "DELTA",
+    "spark.sql.sources.provider": "delta",
+    "classification": "delta",
+}
 
 
 def table_input(spark: SparkSession, name: str, location: str) -> dict:
@@ -36,9 +40,9 @@ def register_tables(spark: SparkSession, settings: Settings, database: str, lake
     """Create or update every existing lake table in `database`; returns their qualified names."""
     glue = settings.client("glue")
     try:
+        glue.get_database(Name=database)  # made by the template on AWS; by the first run on a laptop
+    except glue.exceptions.EntityNotFoundException:
         glue.create_database(DatabaseInput={"Name": database, "Description": "ecom_etl lake"})
-    except glue.exceptions.AlreadyExistsException:
-        pass
     names = []
     for name, location in lake.tables().items():
         if not delta.exists(spark, location):

@@ -138,9 +138,7 @@ def quarantined_lines(parsed: DataFrame, ingested_at: Column) -> DataFrame:
     occurrence among identical rows), which is what makes writing the quarantine idempotent.
     """
     fingerprint = F.sha2(F.to_json(F.struct(*_KEPT_RAW)), 256)
-    bad = parsed.where(F.size(REASONS_COLUMN) > 0).select(
-        *_KEPT_RAW, REASONS_COLUMN, fingerprint.alias("_fingerprint")
-    )
+    bad = parsed.where(F.size(REASONS_COLUMN) > 0).select(*_KEPT_RAW, REASONS_COLUMN, fingerprint.alias("_fingerprint"))
     occurrence = F.row_number().over(Window.partitionBy("_fingerprint").orderBy("_fingerprint"))
     return bad.select(
         "*",
@@ -152,8 +150,10 @@ def quarantined_lines(parsed: DataFrame, ingested_at: Column) -> DataFrame:
 def dynamodb_rejects() -> Column:
     """The sink reasons (array<string>) a clean line cannot be written to the DynamoDB tables:
     a key over its size limit, or an item over 400 KB (contract.sink_problems in Spark)."""
-    keys = [F.when(F.octet_length(F.col(name)) > limit, _reason("dynamodb_key_too_large"))
-            for name, limit in contract.KEY_LIMITS.items()]
+    keys = [
+        F.when(F.octet_length(F.col(name)) > limit, _reason("dynamodb_key_too_large"))
+        for name, limit in contract.KEY_LIMITS.items()
+    ]
     size = F.lit(contract.ITEM_FIXED_BYTES)
     for name in contract.ITEM_STRINGS:
         size = size + F.octet_length(F.col(name))

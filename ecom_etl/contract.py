@@ -80,13 +80,32 @@ KEY_LIMITS = {
     "stock_code": DYNAMODB_SORT_KEY_BYTES - LINE_KEY_SUFFIX_BYTES,
 }
 # The invoices item (the larger of the two per line): attribute names, string values, numbers.
-ITEM_NAMES = ("InvoiceNo", "LineKey", "StockCode", "Description", "Quantity", "UnitPrice", "LineAmount",
-              "InvoiceDate", "CustomerID", "Country", "IsCancellation")
+ITEM_NAMES = (
+    "InvoiceNo",
+    "LineKey",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "UnitPrice",
+    "LineAmount",
+    "InvoiceDate",
+    "CustomerID",
+    "Country",
+    "IsCancellation",
+)
 ITEM_STRINGS = ("invoice_no", "stock_code", "description", "customer_id", "country")
 ITEM_FIXED_BYTES = sum(len(n) for n in ITEM_NAMES) + LINE_KEY_SUFFIX_BYTES + 3 * NUMBER_BYTES + 19 + 1
 
-CLEAN_FIELDS = ("invoice_no", "stock_code", "description", "quantity", "invoice_ts", "unit_price",
-                "customer_id", "country")
+CLEAN_FIELDS = (
+    "invoice_no",
+    "stock_code",
+    "description",
+    "quantity",
+    "invoice_ts",
+    "unit_price",
+    "customer_id",
+    "country",
+)
 FIELD_OF = dict(zip(CLEAN_FIELDS, HEADER))
 
 
@@ -115,8 +134,9 @@ def parse_timestamp(text: str) -> datetime | None:
         parts = {"y": a, "m": b, "d": c} if order == "ymd" else {"m": a, "d": b, "y": c}
         micros = int(((fraction[0] or "") + "000000")[:6]) if fraction[0] else 0
         try:
-            return datetime(int(parts["y"]), int(parts["m"]), int(parts["d"]), int(hour), int(minute),
-                            int(second or 0), micros)
+            return datetime(
+                int(parts["y"]), int(parts["m"]), int(parts["d"]), int(hour), int(minute), int(second or 0), micros
+            )
         except ValueError:
             return None
     return None
@@ -131,9 +151,11 @@ def clean_line(raw: dict[str, str | None]) -> CleanLine:
     values["stock_code"] = text["stock_code"].upper() if text["stock_code"] else None
     reasons += ["invoice_no_missing"] if values["invoice_no"] is None else []
     reasons += ["stock_code_missing"] if values["stock_code"] is None else []
-    checks = (("quantity", "quantity", "not_integer", INTEGER, int),
-              ("unit_price", "unit_price", "not_decimal", PRICE, lambda t: Decimal(t).quantize(Decimal("0.001"))),
-              ("invoice_ts", "invoice_date", "unparseable", None, parse_timestamp))
+    checks = (
+        ("quantity", "quantity", "not_integer", INTEGER, int),
+        ("unit_price", "unit_price", "not_decimal", PRICE, lambda t: Decimal(t).quantize(Decimal("0.001"))),
+        ("invoice_ts", "invoice_date", "unparseable", None, parse_timestamp),
+    )
     for name, reason, bad, pattern, parse in checks:
         value = text[name]
         parsed = None
@@ -154,8 +176,11 @@ def clean_line(raw: dict[str, str | None]) -> CleanLine:
 
 def sink_problems(values: dict[str, object]) -> list[tuple[str, str]]:
     """(reason, field) for each DynamoDB limit a clean line would break; empty when it fits."""
-    problems = [("dynamodb_key_too_large", FIELD_OF[name]) for name, limit in KEY_LIMITS.items()
-                if len(str(values[name]).encode("utf-8")) > limit]
+    problems = [
+        ("dynamodb_key_too_large", FIELD_OF[name])
+        for name, limit in KEY_LIMITS.items()
+        if len(str(values[name]).encode("utf-8")) > limit
+    ]
     size = ITEM_FIXED_BYTES + sum(len(str(values[name]).encode("utf-8")) for name in ITEM_STRINGS)
     if size > DYNAMODB_ITEM_BYTES:
         problems.append(("dynamodb_item_too_large", "line"))

@@ -61,7 +61,7 @@ def head(name: str, first_bytes: bytes) -> bytes:
 def _text(data: bytes) -> tuple[str, bool]:
     """(text, every byte was UTF-8); a leading byte order mark is dropped."""
     if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+        data = data[len(codecs.BOM_UTF8) :]
     try:
         return data.decode("utf-8"), True
     except UnicodeDecodeError:

@@ -46,8 +46,12 @@ def last_commit(spark: SparkSession, path: str) -> Commit | None:
     """The table's latest commit, or None when there is no table."""
     if not exists(spark, path):
         return None
-    row = DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics",
-                                                             "userMetadata").first()
+    row = (
+        DeltaTable.forPath(spark, path)
+        .history(1)
+        .select("version", "operation", "operationMetrics", "userMetadata")
+        .first()
+    )
     metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
     return Commit(row["version"], row["operation"], metrics, parse_metadata(row["userMetadata"]))
 
@@ -64,6 +68,19 @@ def parse_metadata(text: str | None) -> dict:
 def version(spark: SparkSession, path: str) -> int | None:
     commit = last_commit(spark, path)
     return None if commit is None else commit.version
+
+
+MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")
+HISTORY_OF_DATA = 50  # commits searched back for the last one that changed data
+
+
+def data_version(spark: SparkSession, path: str) -> int | None:
+    """The table's latest version that changed its data (maintenance commits do not)."""
+    if not exists(spark, path):
+        return None
+    history = DeltaTable.forPath(spark, path).history(HISTORY_OF_DATA).select("version", "operation").collect()
+    changed = [r["version"] for r in history if r["operation"] not in MAINTENANCE]
+    return max(changed) if changed else min(r["version"] for r in history)
 
 
 @contextmanager
@@ -84,8 +101,17 @@ def idempotent_writes(spark: SparkSession, txn: tuple[str, int] | None) -> Itera
 
 def _is_conflict(exc: Exception) -> bool:
     text = f"{type(exc).__name__} {exc}"
-    return any(word in text for word in ("Concurrent", "DELTA_CONCURRENT", "ProtocolChanged", "MetadataChanged",
-                                         "FileAlreadyExists", "DELTA_PATH_EXISTS"))
+    return any(
+        word in text
+        for word in (
+            "Concurrent",
+            "DELTA_CONCURRENT",
+            "ProtocolChanged",
+            "MetadataChanged",
+            "FileAlreadyExists",
+            "DELTA_PATH_EXISTS",
+        )
+    )
 
 
 def retried(action, attempts: int = CONFLICT_ATTEMPTS):
@@ -93,7 +119,7 @@ def retried(action, attempts: int = CONFLICT_ATTEMPTS):
     for attempt in range(1, attempts + 1):
         try:
             return action()
-        except Exception as exc:  # noqa: BLE001 - only conflicts are retried
+        except Exception as exc:
             if attempt == attempts or not _is_conflict(exc):
                 raise
             time.sleep(0.2 * attempt)
@@ -104,9 +130,11 @@ def partition_predicate(partitions: Sequence[dict], alias: str = "t") -> str:
     """A literal predicate on the partitions the rows fall in, so a MERGE reads only those."""
     if not partitions:
         return "FALSE"
-    return "(" + " OR ".join(
-        "(" + " AND ".join(f"{alias}.`{c}` = {v!r}" for c, v in p.items()) + ")" for p in partitions
-    ) + ")"
+    return (
+        "("
+        + " OR ".join("(" + " AND ".join(f"{alias}.`{c}` = {v!r}" for c, v in p.items()) + ")" for p in partitions)
+        + ")"
+    )
 
 
 def insert_new(
@@ -129,8 +157,11 @@ def insert_new(
             return _inserted(spark, path, tag, "numOutputRows")
         match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in (*partition_by, *keys))
         if partition_by:
-            wanted = partitions if partitions is not None else [
-                r.asDict() for r in rows.select(*partition_by).distinct().collect()]
+            wanted = (
+                partitions
+                if partitions is not None
+                else [r.asDict() for r in rows.select(*partition_by).distinct().collect()]
+            )
             match = f"{partition_predicate(wanted)} AND {match}"
         merge = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), match).whenNotMatchedInsertAll()
         spark.conf.set(USER_METADATA, json.dumps(tag))
@@ -145,7 +176,9 @@ def insert_new(
 
 def _inserted(spark: SparkSession, path: str, tag: dict, metric: str) -> Inserted:
     """The metrics of the commit carrying `tag`; none when the write committed nothing."""
-    for row in DeltaTable.forPath(spark, path).history(HISTORY_SEARCHED).select("operationMetrics", "userMetadata").collect():
+    for row in (
+        DeltaTable.forPath(spark, path).history(HISTORY_SEARCHED).select("operationMetrics", "userMetadata").collect()
+    ):
         if row["userMetadata"] == json.dumps(tag):
             metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
             source = metrics.get("numSourceRows", metrics.get("numOutputRows", 0))

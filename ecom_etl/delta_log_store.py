@@ -42,7 +42,9 @@ def conf(settings: Settings) -> dict[str, str]:
     if settings.endpoint_url:
         out["spark.hadoop.ecom.delta.log.endpoint"] = settings.endpoint_url
     if settings.credentials:
-        out["spark.hadoop.ecom.delta.log.accessKey"], out["spark.hadoop.ecom.delta.log.secretKey"] = settings.credentials
+        out["spark.hadoop.ecom.delta.log.accessKey"], out["spark.hadoop.ecom.delta.log.secretKey"] = (
+            settings.credentials
+        )
     return out
 
 
@@ -63,8 +65,12 @@ def build(classpath: list[str]) -> Path:
     if shutil.which("javac") is None:
         raise RuntimeError("javac not found: the Delta log store for S3 needs a JDK 17 to build")
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run(["javac", "--release", "17", "-d", out, "-cp", os.pathsep.join(classpath), str(SOURCE)],
-                       check=True, capture_output=True, text=True)
+        subprocess.run(
+            ["javac", "--release", "17", "-d", out, "-cp", os.pathsep.join(classpath), str(SOURCE)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         JAR.parent.mkdir(exist_ok=True)
         with zipfile.ZipFile(JAR, "w", zipfile.ZIP_DEFLATED) as jar:
             jar.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\nEcom-Source-SHA256: {source_digest()}\n")

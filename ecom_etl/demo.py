@@ -40,7 +40,7 @@ def post_lines(api_url: str, lines: list[dict], progress: Progress) -> int:
     """POST the lines to /orders in requests of 500 (the API's limit), as a client would."""
     sent = 0
     for start in range(0, len(lines), 500):
-        status, answer = _request(f"{api_url}/orders", {"lines": lines[start:start + 500]})
+        status, answer = _request(f"{api_url}/orders", {"lines": lines[start : start + 500]})
         if status != 202:
             raise RuntimeError(f"the API answered {status}: {answer}")
         sent += answer["accepted"]
@@ -64,12 +64,12 @@ def ready_message(report: str, lake_root: str, url: str, api_url: str, example: 
   order API     {api_url}   (the stream job runs beside it: a POSTed line shows up in GET within seconds)
 
   try:
-    curl -s {api_url}/invoices/{example['InvoiceNo']}
-    curl -s {api_url}/customers/{example['CustomerID']}/invoices
+    curl -s {api_url}/invoices/{example["InvoiceNo"]}
+    curl -s {api_url}/customers/{example["CustomerID"]}/invoices
     curl -s -X POST {api_url}/orders -H 'Content-Type: application/json' \\
          -d '{{"lines": [{{"InvoiceNo": "799999", "StockCode": "85123A", "Description": "WHITE HANGING HEART",
                        "Quantity": 2, "InvoiceDate": "2011-12-09 12:00:00", "UnitPrice": 2.55,
-                       "CustomerID": "{example['CustomerID']}", "Country": "United Kingdom"}}]}}'
+                       "CustomerID": "{example["CustomerID"]}", "Country": "United Kingdom"}}]}}'
     curl -s {api_url}/invoices/799999
     .venv/bin/ecom-etl sql "SELECT year, month, net_revenue FROM revenue_monthly ORDER BY 1, 2" --warehouse {lake_root}
     .venv/bin/ecom-etl sql "SELECT * FROM top_products_by_season WHERE rank = 1" --warehouse {lake_root}
@@ -105,8 +105,10 @@ def run_demo(warehouse: str, report_out: str, emulator_port: int, api_port: int,
 
         progress(f"[2/{STEPS}] batch job on the built-in data")
         summary = run_batch(spark, settings, builtin_data(spark), lake.root, progress=progress, register=True)
-        progress(f"      {summary.raw_rows:,} rows read: {summary.silver_rows:,} kept, {summary.duplicates_dropped:,} "
-                 f"duplicates, {summary.quarantined_rows:,} quarantined")
+        progress(
+            f"      {summary.raw_rows:,} rows read: {summary.silver_rows:,} kept, {summary.duplicates_dropped:,} "
+            f"duplicates, {summary.quarantined_rows:,} quarantined"
+        )
 
         progress(f"[3/{STEPS}] order API and stream job, side by side")
         server = make_server(settings, api_port)
@@ -114,8 +116,16 @@ def run_demo(warehouse: str, report_out: str, emulator_port: int, api_port: int,
         api_url = f"http://127.0.0.1:{server.server_port}"
 
         def stream() -> None:
-            run_stream(spark, settings, lake, lake.checkpoint(settings.stream), trigger_seconds=1.0,
-                       progress=lambda m: progress(f"      stream: {m}"), gold_seconds=5.0, stopped=stopped)
+            run_stream(
+                spark,
+                settings,
+                lake,
+                lake.checkpoint(settings.stream),
+                trigger_seconds=1.0,
+                progress=lambda m: progress(f"      stream: {m}"),
+                gold_seconds=5.0,
+                stopped=stopped,
+            )
 
         streaming = threading.Thread(target=stream, daemon=True)
         streaming.start()

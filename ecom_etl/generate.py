@@ -22,8 +22,26 @@ FIRST_INVOICE = 536365
 MONTH_WEIGHT = {1: 0.8, 2: 0.75, 3: 0.95, 4: 0.8, 5: 1.0, 6: 0.95, 7: 0.95, 8: 0.95, 9: 1.4, 10: 1.6, 11: 2.1, 12: 1.2}
 COUNTRIES = ("United Kingdom",) * 18 + ("Germany", "France", "EIRE", "Spain", "Netherlands", "Belgium")
 _WORDS = (
-    "WHITE", "RED", "PINK", "BLUE", "VINTAGE", "HEART", "REGENCY", "JUMBO", "PARTY", "RETROSPOT",
-    "LANTERN", "T-LIGHT", "HOLDER", "BAG", "CAKESTAND", "BUNTING", "CANDLE", "MUG", "SIGN", "CHRISTMAS",
+    "WHITE",
+    "RED",
+    "PINK",
+    "BLUE",
+    "VINTAGE",
+    "HEART",
+    "REGENCY",
+    "JUMBO",
+    "PARTY",
+    "RETROSPOT",
+    "LANTERN",
+    "T-LIGHT",
+    "HOLDER",
+    "BAG",
+    "CAKESTAND",
+    "BUNTING",
+    "CANDLE",
+    "MUG",
+    "SIGN",
+    "CHRISTMAS",
 )
 NON_MERCHANDISE = (("POST", "POSTAGE", "18.00"), ("M", "Manual", "2.55"), ("DOT", "DOTCOM POSTAGE", "11.70"))
 
@@ -32,7 +50,7 @@ def trading_days() -> list[date]:
     """Days with orders: the real data's span, without Saturdays (the shop did not trade then)."""
     days, day = [], FIRST_DAY
     while day <= LAST_DAY:
-        if day.weekday() != 5 and not (day.month == 12 and 23 < day.day) and not (day.month == 1 and day.day < 4):
+        if day.weekday() != 5 and not (day.month == 12 and day.day > 23) and not (day.month == 1 and day.day < 4):
             days.append(day)
         day += timedelta(days=1)
     return days
@@ -60,7 +78,9 @@ def catalog(seed: int, size: int = 400) -> list[tuple[str, str, str]]:
         name = " ".join(rnd.sample(_WORDS, 3))
         if i % 50 == 7:
             name = name.replace(" ", ", ", 1)
-        price = f"{rnd.choice([0.42, 0.85, 1.25, 1.65, 2.55, 2.95, 3.39, 4.95, 7.95, 12.75]) + rnd.randint(0, 3) * 0.1:.2f}"
+        price = (
+            f"{rnd.choice([0.42, 0.85, 1.25, 1.65, 2.55, 2.95, 3.39, 4.95, 7.95, 12.75]) + rnd.randint(0, 3) * 0.1:.2f}"
+        )
         products.append((code, name, price))
     return products + list(NON_MERCHANDISE)
 
@@ -98,10 +118,14 @@ def order_lines(spark: SparkSession, rows: int, seed: int = 42, first_invoice: i
     cancelled = u("cancel") < 0.02
     invoice_no = F.concat(F.when(cancelled, "C").otherwise(""), (F.lit(first_invoice) + inv).cast("string"))
     product = F.element_at(
-        F.array(*[F.struct(F.lit(c).alias("code"), F.lit(d).alias("desc"), F.lit(p).alias("price")) for c, d, p in products]),
+        F.array(
+            *[F.struct(F.lit(c).alias("code"), F.lit(d).alias("desc"), F.lit(p).alias("price")) for c, d, p in products]
+        ),
         (F.pow(line_u("product"), 2) * len(products)).cast("int") + 1,
     )
-    quantity = F.element_at(F.array(*[F.lit(q) for q in (1, 2, 3, 4, 6, 8, 10, 12, 24, 48)]), (line_u("qty") * 10).cast("int") + 1)
+    quantity = F.element_at(
+        F.array(*[F.lit(q) for q in (1, 2, 3, 4, 6, 8, 10, 12, 24, 48)]), (line_u("qty") * 10).cast("int") + 1
+    )
     quantity = F.when(cancelled, -quantity).otherwise(quantity)
     price = (
         F.when(line_u("price0") < 0.005, F.lit("0"))
@@ -119,11 +143,22 @@ def order_lines(spark: SparkSession, rows: int, seed: int = 42, first_invoice: i
         .when(u("plainid") < 0.1, customer_n.cast("string"))
         .otherwise(F.concat(customer_n.cast("string"), F.lit(".0")))
     )
-    country = F.element_at(F.array(*[F.lit(c) for c in COUNTRIES]), (_unit(seed, "country", customer_n) * len(COUNTRIES)).cast("int") + 1)
+    country = F.element_at(
+        F.array(*[F.lit(c) for c in COUNTRIES]), (_unit(seed, "country", customer_n) * len(COUNTRIES)).cast("int") + 1
+    )
     description = F.when(line_u("nodesc") < 0.003, F.lit("")).otherwise(product["desc"])
     stock_code = F.when(line_u("lower") < 0.001, F.lower(product["code"])).otherwise(product["code"])
 
-    fields = [invoice_no, stock_code, _csv_field(description), quantity.cast("string"), invoice_date, price, customer, country]
+    fields = [
+        invoice_no,
+        stock_code,
+        _csv_field(description),
+        quantity.cast("string"),
+        invoice_date,
+        price,
+        customer,
+        country,
+    ]
     line = F.concat_ws(",", *fields)
     broken = line_u("broken")
     line = (
@@ -137,11 +172,13 @@ def order_lines(spark: SparkSession, rows: int, seed: int = 42, first_invoice: i
     return lines.select("day", "id", line.alias("line"), F.explode(copies).alias("copy"))
 
 
-def write_csv_by_day(spark: SparkSession, rows: int, out_dir: str, seed: int = 42,
-                     first_invoice: int = FIRST_INVOICE) -> list[str]:
+def write_csv_by_day(
+    spark: SparkSession, rows: int, out_dir: str, seed: int = 42, first_invoice: int = FIRST_INVOICE
+) -> list[str]:
     """Write `rows` generated lines (plus ≈1 % duplicates) as OUT_DIR/<day>.csv; returns the files."""
     header = spark.createDataFrame(
-        [(d, -1, ",".join(HEADER), 0) for d, _, n in rows_per_day(rows) if n > 0], "day string, id long, line string, copy int"
+        [(d, -1, ",".join(HEADER), 0) for d, _, n in rows_per_day(rows) if n > 0],
+        "day string, id long, line string, copy int",
     )
     staging = os.path.join(out_dir, "_staging")
     shutil.rmtree(staging, ignore_errors=True)

@@ -21,9 +21,17 @@ ARTIFACTS = "ArtifactsBucket"
 # Arguments Glue itself acts on. Locally their work is already done: Delta is configured by
 # `ecom-etl setup-spark`, the package is installed in the virtualenv, metrics and logs are Glue's.
 GLUE_ONLY = (
-    "--job-language", "--datalake-formats", "--additional-python-modules", "--enable-glue-datacatalog",
-    "--enable-metrics", "--enable-continuous-cloudwatch-log", "--enable-job-insights", "--TempDir",
-    "--job-bookmark-option", "--enable-spark-ui", "--spark-event-logs-path",
+    "--job-language",
+    "--datalake-formats",
+    "--additional-python-modules",
+    "--enable-glue-datacatalog",
+    "--enable-metrics",
+    "--enable-continuous-cloudwatch-log",
+    "--enable-job-insights",
+    "--TempDir",
+    "--job-bookmark-option",
+    "--enable-spark-ui",
+    "--spark-event-logs-path",
 )
 
 
@@ -95,7 +103,7 @@ def local_path(value: str, s3_root: Path) -> str:
     """An s3:// location of the template as its local stand-in; anything else unchanged."""
     if not value.startswith("s3://"):
         return value
-    bucket, _, key = value[len("s3://"):].partition("/")
+    bucket, _, key = value[len("s3://") :].partition("/")
     base = template.REPO_ROOT if bucket == ARTIFACTS else s3_root / bucket
     local = str(base / key) if key else str(base)
     return local + "/" if key.endswith("/") else local
@@ -107,8 +115,10 @@ def plan(job_name: str, overrides: dict[str, str], s3_root: Path) -> LocalRun:
     resolve = template.Resolver(_local_refs(tpl))
     props = job["Properties"]
     if props["Command"]["Name"] != "glueetl":
-        raise EtlInputError(f"{logical_id} is a {props['Command']['Name']} job; only glueetl jobs run locally "
-                            "(the streaming job runs locally as `ecom-etl stream`)")
+        raise EtlInputError(
+            f"{logical_id} is a {props['Command']['Name']} job; only glueetl jobs run locally "
+            "(the streaming job runs locally as `ecom-etl stream`)"
+        )
     defaults = {k: str(v) for k, v in resolve(props.get("DefaultArguments", {})).items()}
     merged = {**defaults, **overrides}
     conf = [c.strip() for c in merged.pop("--conf", "").split("--conf") if c.strip()]

@@ -1,6 +1,7 @@
 """The gold tables as a function of silver's version.
 
-Each gold commit records the silver version it was built from (in its commit's user metadata).
+Each gold commit records the silver version it was built from (in its commit's user metadata):
+the latest version that changed silver's data (maintenance commits do not count).
 A refresh rebuilds every table that is behind silver's current version or missing, from that one
 version of silver, so a run that died between two gold commits is healed by the next refresh,
 whoever runs it: the batch job, the stream job, or `ecom-etl gold`.
@@ -50,7 +51,7 @@ def built_from(spark: SparkSession, path: str) -> tuple[int | None, int]:
 
 def refresh_gold(spark: SparkSession, lake: Lake) -> GoldState:
     """Bring every gold table up to silver's current version; nothing to do when it is there."""
-    version = delta.version(spark, lake.silver)
+    version = delta.data_version(spark, lake.silver)
     state = GoldState(version)
     if version is None:
         return state

@@ -53,13 +53,17 @@ class LoadResult:
         """Every way the independent counts disagree; empty when the load reconciles."""
         found = []
         if self.raw_rows != self.silver_rows + self.duplicates_dropped + self.quarantined_rows:
-            found.append(f"read {self.raw_rows:,} != kept {self.silver_rows:,} + duplicates "
-                         f"{self.duplicates_dropped:,} + quarantined {self.quarantined_rows:,}")
+            found.append(
+                f"read {self.raw_rows:,} != kept {self.silver_rows:,} + duplicates "
+                f"{self.duplicates_dropped:,} + quarantined {self.quarantined_rows:,}"
+            )
         if self.silver_source_rows is not None and self.silver_source_rows != self.silver_rows:
             found.append(f"silver's commit read {self.silver_source_rows:,} lines, {self.silver_rows:,} were kept")
         quarantined = self.quarantined_rows + self.sink_rejected_rows
         if self.quarantine_source_rows is not None and self.quarantine_source_rows != quarantined:
-            found.append(f"quarantine's commit read {self.quarantine_source_rows:,} rows, {quarantined:,} were quarantined")
+            found.append(
+                f"quarantine's commit read {self.quarantine_source_rows:,} rows, {quarantined:,} were quarantined"
+            )
         return found
 
     def to_dict(self) -> dict:
@@ -140,8 +144,11 @@ def load(
         if side_sink is not None:
             rejected = clean.withColumn(REASONS_COLUMN, side_sink.rejects()).where(F.size(REASONS_COLUMN) > 0)
         observed_distinct, copies = materializer.counter(deduplicate(clean), distinct_counts())
-        with materializer.distinct(observed_distinct) as distinct, ThreadPoolExecutor(1) as pool, \
-                delta.idempotent_writes(spark, txn):
+        with (
+            materializer.distinct(observed_distinct) as distinct,
+            ThreadPoolExecutor(1) as pool,
+            delta.idempotent_writes(spark, txn),
+        ):
             side = None
             if side_sink is not None:
                 fits = distinct.where(F.size(side_sink.rejects()) == 0).select(*SILVER_COLUMNS)
@@ -164,8 +171,11 @@ def load(
 
 
 def _measured_parse(counts: dict[str, int]) -> LoadResult:
-    return LoadResult(raw_rows=counts["lines"], quarantined_rows=counts["quarantined"],
-                      quarantine_reasons={r: counts[r] for r in REASONS if counts.get(r)})
+    return LoadResult(
+        raw_rows=counts["lines"],
+        quarantined_rows=counts["quarantined"],
+        quarantine_reasons={r: counts[r] for r in REASONS if counts.get(r)},
+    )
 
 
 def _measured_silver(result: LoadResult, kept: dict[str, int], silver: delta.Inserted) -> None:

@@ -48,8 +48,9 @@ class Staged:
     @contextmanager
     def lines(self, parsed: DataFrame, stage: StageTimer) -> Iterator[DataFrame]:
         quarantined = F.size(REASONS_COLUMN) > 0
-        slim = parsed.select(*[F.when(quarantined, F.col(c)).alias(c) if c in RAW_FIELDS + (RAW_LINE,) else c
-                               for c in parsed.columns])
+        slim = parsed.select(
+            *[F.when(quarantined, F.col(c)).alias(c) if c in RAW_FIELDS + (RAW_LINE,) else c for c in parsed.columns]
+        )
         try:
             with stage("parse and clean"):
                 slim.write.mode("overwrite").parquet(self.path)

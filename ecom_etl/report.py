@@ -8,7 +8,7 @@ import html
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -51,14 +51,20 @@ def collect(spark: SparkSession, lake: Lake, storage: Storage) -> ReportData:
     read = lambda name: spark.read.format("delta").load(tables[name])  # noqa: E731
     silver = read("order_lines")
     sale = is_sale_line()
-    orders = silver.where(sale).agg(
-        F.countDistinct(F.when(F.col("customer_id") != UNKNOWN, F.col("invoice_no"))).alias("known"),
-        F.countDistinct(F.when(F.col("customer_id") == UNKNOWN, F.col("invoice_no"))).alias("unknown"),
-    ).first()
+    orders = (
+        silver.where(sale)
+        .agg(
+            F.countDistinct(F.when(F.col("customer_id") != UNKNOWN, F.col("invoice_no"))).alias("known"),
+            F.countDistinct(F.when(F.col("customer_id") == UNKNOWN, F.col("invoice_no"))).alias("unknown"),
+        )
+        .first()
+    )
     reasons = {}
     if "quarantine_order_lines" in tables:
         exploded = read("quarantine_order_lines").select(F.explode("reasons").alias("reason"))
-        reasons = {r["reason"]: r["count"] for r in exploded.groupBy("reason").count().orderBy(F.desc("count")).collect()}
+        reasons = {
+            r["reason"]: r["count"] for r in exploded.groupBy("reason").count().orderBy(F.desc("count")).collect()
+        }
     from delta.tables import DeltaTable
 
     (last_commit,) = DeltaTable.forPath(spark, tables["order_lines"]).history(1).select("timestamp").collect()
@@ -68,8 +74,10 @@ def collect(spark: SparkSession, lake: Lake, storage: Storage) -> ReportData:
         weekly=_rows(read("revenue_weekly").orderBy("week_start")),
         top_products=_rows(read("top_products_by_season").orderBy("season_year", "season", "rank")),
         countries=_rows(
-            silver.groupBy("country").agg(F.sum("line_amount").alias("net_revenue"))
-            .orderBy(F.desc("net_revenue")).limit(TOP_COUNTRIES)
+            silver.groupBy("country")
+            .agg(F.sum("line_amount").alias("net_revenue"))
+            .orderBy(F.desc("net_revenue"))
+            .limit(TOP_COUNTRIES)
         ),
         orders_known=orders["known"],
         orders_unknown=orders["unknown"],
@@ -89,6 +97,7 @@ def last_run_summary(lake: Lake, storage: Storage) -> dict:
 
 # ---------------------------------------------------------------------------------------- drawing
 
+
 def money(value) -> str:
     """£1,234,567 (whole pounds: the dashboard shows magnitudes; the tables keep the pence)."""
     value = float(value or 0)
@@ -100,8 +109,13 @@ def count(value) -> str:
 
 
 _COLORS = {"net": "#1f77b4", "gross": "#2ca02c", "returns": "#d62728"}
-_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), height=380,
-               legend=dict(orientation="h", y=-0.18), font=dict(family="Helvetica, Arial, sans-serif"))
+_LAYOUT = dict(
+    template="plotly_white",
+    margin=dict(l=60, r=20, t=50, b=50),
+    height=380,
+    legend=dict(orientation="h", y=-0.18),
+    font=dict(family="Helvetica, Arial, sans-serif"),
+)
 
 
 def _revenue_figure(rows: list[dict], label, title: str):
@@ -111,8 +125,13 @@ def _revenue_figure(rows: list[dict], label, title: str):
     fig = go.Figure()
     for key, name in (("gross_revenue", "gross"), ("returns", "returns"), ("net_revenue", "net")):
         values = [float(r[key]) for r in rows]
-        fig.add_bar(x=x, y=values, name=name, marker_color=_COLORS[name],
-                    hovertemplate="%{x}<br>" + name + ": £%{y:,.0f}<extra></extra>")
+        fig.add_bar(
+            x=x,
+            y=values,
+            name=name,
+            marker_color=_COLORS[name],
+            hovertemplate="%{x}<br>" + name + ": £%{y:,.0f}<extra></extra>",
+        )
     fig.update_layout(title=title, barmode="group", yaxis=dict(tickprefix="£", tickformat=",.0f"), **_LAYOUT)
     return fig
 
@@ -123,55 +142,109 @@ def figures(data: ReportData) -> dict[str, object]:
     from plotly.subplots import make_subplots
 
     figs = {
-        "monthly": _revenue_figure(data.monthly, lambda r: f"{r['year']}-{r['month']:02d}",
-                                   "Monthly revenue: net, gross and returns"),
-        "quarterly": _revenue_figure(data.quarterly, lambda r: f"{r['year']} Q{r['quarter']}",
-                                     "Quarterly revenue: net, gross and returns"),
+        "monthly": _revenue_figure(
+            data.monthly, lambda r: f"{r['year']}-{r['month']:02d}", "Monthly revenue: net, gross and returns"
+        ),
+        "quarterly": _revenue_figure(
+            data.quarterly, lambda r: f"{r['year']} Q{r['quarter']}", "Quarterly revenue: net, gross and returns"
+        ),
     }
-    weekly = go.Figure(go.Scatter(
-        x=[str(r["week_start"]) for r in data.weekly], y=[float(r["net_revenue"]) for r in data.weekly],
-        mode="lines+markers", line=dict(color=_COLORS["net"]), name="net revenue",
-        hovertemplate="week of %{x}<br>£%{y:,.0f}<extra></extra>"))
+    weekly = go.Figure(
+        go.Scatter(
+            x=[str(r["week_start"]) for r in data.weekly],
+            y=[float(r["net_revenue"]) for r in data.weekly],
+            mode="lines+markers",
+            line=dict(color=_COLORS["net"]),
+            name="net revenue",
+            hovertemplate="week of %{x}<br>£%{y:,.0f}<extra></extra>",
+        )
+    )
     weekly.update_layout(title="Weekly net revenue", yaxis=dict(tickprefix="£", tickformat=",.0f"), **_LAYOUT)
     figs["weekly"] = weekly
 
-    seasons = sorted({(r["season_year"], r["season"]) for r in data.top_products},
-                     key=lambda s: (s[0], SEASONS.index(s[1].title()) if s[1].title() in SEASONS else 9))
+    seasons = sorted(
+        {(r["season_year"], r["season"]) for r in data.top_products},
+        key=lambda s: (s[0], SEASONS.index(s[1].title()) if s[1].title() in SEASONS else 9),
+    )
     if seasons:
         cols = min(3, len(seasons))
-        grid = make_subplots(rows=-(-len(seasons) // cols), cols=cols, horizontal_spacing=0.28,
-                             subplot_titles=[f"{s.title()} {y}" for y, s in seasons])
+        grid = make_subplots(
+            rows=-(-len(seasons) // cols),
+            cols=cols,
+            horizontal_spacing=0.28,
+            subplot_titles=[f"{s.title()} {y}" for y, s in seasons],
+        )
         for i, (year, season) in enumerate(seasons):
             top = [r for r in data.top_products if (r["season_year"], r["season"]) == (year, season)][::-1]
-            grid.add_bar(x=[r["units_net"] for r in top], y=[(r["description"] or r["stock_code"])[:28] for r in top],
-                         orientation="h", marker_color="#9467bd", showlegend=False,
-                         hovertemplate="%{y}<br>%{x:,} units<extra></extra>", row=i // cols + 1, col=i % cols + 1)
-        grid.update_layout(title="Top 10 products per season (net units)", template="plotly_white",
-                           height=330 * (-(-len(seasons) // cols)), margin=dict(l=10, r=10, t=80, b=30),
-                           font=dict(size=10))
+            grid.add_bar(
+                x=[r["units_net"] for r in top],
+                y=[(r["description"] or r["stock_code"])[:28] for r in top],
+                orientation="h",
+                marker_color="#9467bd",
+                showlegend=False,
+                hovertemplate="%{y}<br>%{x:,} units<extra></extra>",
+                row=i // cols + 1,
+                col=i % cols + 1,
+            )
+        grid.update_layout(
+            title="Top 10 products per season (net units)",
+            template="plotly_white",
+            height=330 * (-(-len(seasons) // cols)),
+            margin=dict(l=10, r=10, t=80, b=30),
+            font=dict(size=10),
+        )
         grid.update_yaxes(automargin=True)
         figs["seasons"] = grid
 
-    country = go.Figure(go.Bar(
-        x=[float(r["net_revenue"]) for r in data.countries][::-1], y=[r["country"] for r in data.countries][::-1],
-        orientation="h", marker_color="#17becf", hovertemplate="%{y}: £%{x:,.0f}<extra></extra>"))
-    country.update_layout(title=f"Net revenue by country (top {TOP_COUNTRIES}, log scale)", xaxis_type="log",
-                          xaxis=dict(tickprefix="£", dtick=1, tickformat=",.0f"), **{**_LAYOUT, "height": 460})
+    country = go.Figure(
+        go.Bar(
+            x=[float(r["net_revenue"]) for r in data.countries][::-1],
+            y=[r["country"] for r in data.countries][::-1],
+            orientation="h",
+            marker_color="#17becf",
+            hovertemplate="%{y}: £%{x:,.0f}<extra></extra>",
+        )
+    )
+    country.update_layout(
+        title=f"Net revenue by country (top {TOP_COUNTRIES}, log scale)",
+        xaxis_type="log",
+        xaxis=dict(tickprefix="£", dtick=1, tickformat=",.0f"),
+        **{**_LAYOUT, "height": 460},
+    )
     figs["countries"] = country
 
-    unknown = go.Figure(go.Pie(labels=["known customer", "unknown customer"],
-                               values=[data.orders_known, data.orders_unknown], hole=0.55,
-                               marker=dict(colors=["#1f77b4", "#ff7f0e"]), sort=False))
+    unknown = go.Figure(
+        go.Pie(
+            labels=["known customer", "unknown customer"],
+            values=[data.orders_known, data.orders_unknown],
+            hole=0.55,
+            marker=dict(colors=["#1f77b4", "#ff7f0e"]),
+            sort=False,
+        )
+    )
     unknown.update_layout(title="Orders by customer identity", **_LAYOUT)
     figs["unknown"] = unknown
 
-    reasons = go.Figure(go.Bar(x=list(data.quarantine_reasons.values()), y=list(data.quarantine_reasons.keys()),
-                               orientation="h", marker_color="#8c564b",
-                               hovertemplate="%{y}: %{x:,} rows<extra></extra>"))
+    reasons = go.Figure(
+        go.Bar(
+            x=list(data.quarantine_reasons.values()),
+            y=list(data.quarantine_reasons.keys()),
+            orientation="h",
+            marker_color="#8c564b",
+            hovertemplate="%{y}: %{x:,} rows<extra></extra>",
+        )
+    )
     reasons.update_layout(title="Quarantined rows by reason", **_LAYOUT)
     if not data.quarantine_reasons:
-        reasons.add_annotation(text="No quarantined rows: every line met the contract", showarrow=False,
-                               x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=16))
+        reasons.add_annotation(
+            text="No quarantined rows: every line met the contract",
+            showarrow=False,
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            font=dict(size=16),
+        )
         reasons.update_xaxes(visible=False)
         reasons.update_yaxes(visible=False)
     figs["quality"] = reasons
@@ -198,23 +271,36 @@ def render(data: ReportData) -> str:
     from plotly.offline import get_plotlyjs
 
     figs = figures(data)
-    divs = {name: fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{name}",
-                              config={"displaylogo": False, "responsive": True})
-            for name, fig in figs.items()}
-    kpis = "".join(f'<div class="kpi"><div class="value">{html.escape(v)}</div><div class="label">{html.escape(k)}'
-                   f"</div></div>" for k, v in _kpis(data))
-    table_rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{count(n)}</td></tr>" for name, n in data.table_rows.items())
+    divs = {
+        name: fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{name}",
+            config={"displaylogo": False, "responsive": True},
+        )
+        for name, fig in figs.items()
+    }
+    kpis = "".join(
+        f'<div class="kpi"><div class="value">{html.escape(v)}</div><div class="label">{html.escape(k)}</div></div>'
+        for k, v in _kpis(data)
+    )
+    table_rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{count(n)}</td></tr>" for name, n in data.table_rows.items()
+    )
     run = data.last_run
-    run_line = (f"Last batch run: {count(run.get('raw_rows'))} rows read = {count(run.get('silver_rows'))} kept + "
-                f"{count(run.get('duplicates_dropped'))} duplicates + {count(run.get('quarantined_rows'))} quarantined "
-                f"({'reconciles' if run.get('reconciles') else 'DOES NOT RECONCILE'}), at {html.escape(str(run.get('run_at', '?')))}."
-                if run else "No batch run summary in the lake (streamed data only).")
+    run_line = (
+        f"Last batch run: {count(run.get('raw_rows'))} rows read = {count(run.get('silver_rows'))} kept + "
+        f"{count(run.get('duplicates_dropped'))} duplicates + {count(run.get('quarantined_rows'))} quarantined "
+        f"({'reconciles' if run.get('reconciles') else 'DOES NOT RECONCILE'}), at {html.escape(str(run.get('run_at', '?')))}."
+        if run
+        else "No batch run summary in the lake (streamed data only)."
+    )
 
     def section(title: str, *names: str) -> str:
         body = "".join(f'<div class="chart">{divs[n]}</div>' for n in names if n in divs)
         return f'<section><h2>{html.escape(title)}</h2><div class="charts">{body}</div></section>'
 
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>ecom_etl dashboard</title>

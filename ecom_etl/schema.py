@@ -4,8 +4,7 @@ Plain Python: the API's Lambda package imports it without Spark. The Spark types
 ecom_etl.spark_types, the cleaning rules in ecom_etl.contract.
 """
 
-from ecom_etl.contract import HEADER
-from ecom_etl.contract import UNKNOWN
+from ecom_etl.contract import HEADER, UNKNOWN
 
 __all__ = ["HEADER", "UNKNOWN"]
 
@@ -81,7 +80,17 @@ GOLD_TABLES: tuple[str, ...] = tuple(REVENUE_TABLES) + (TOP_PRODUCTS_TABLE,)
 
 # Stock codes that are not merchandise (postage, fees, manual adjustments, ...).
 NON_MERCHANDISE_CODES: tuple[str, ...] = (
-    "POST", "DOT", "M", "BANK CHARGES", "AMAZONFEE", "C2", "CRUK", "D", "S", "PADS", "B",
+    "POST",
+    "DOT",
+    "M",
+    "BANK CHARGES",
+    "AMAZONFEE",
+    "C2",
+    "CRUK",
+    "D",
+    "S",
+    "PADS",
+    "B",
 )
 NON_MERCHANDISE_PREFIX = "GIFT_"
 TOP_N = 10

@@ -61,8 +61,11 @@ def batches(rows: Iterable[tuple[Record, str]]):
 
     def flush() -> pa.RecordBatch:
         fields = list(zip(*(r.fields for r, _ in chunk)))
-        columns = [list(c) for c in fields] + [[r.raw_line for r, _ in chunk], [s for _, s in chunk],
-                                               [list(r.reasons) for r, _ in chunk]]
+        columns = [list(c) for c in fields] + [
+            [r.raw_line for r, _ in chunk],
+            [s for _, s in chunk],
+            [list(r.reasons) for r, _ in chunk],
+        ]
         return pa.RecordBatch.from_arrays([pa.array(c, t) for c, t in zip(columns, schema.types)], schema=schema)
 
     for pair in rows:

@@ -19,26 +19,46 @@ from ecom_etl.settings import Settings
 # The Delta log store's DynamoDB client (java/ecom/delta/DynamoDBLogStore.java), on both lines: the
 # SDK's HTTP client built on Apache HttpClient, which Spark ships; not its Netty one.
 LOG_STORE_SDK = ["software.amazon.awssdk:dynamodb:2.29.52", "software.amazon.awssdk:apache-client:2.29.52"]
-NETTY = ["org.slf4j:slf4j-api", "software.amazon.awssdk:netty-nio-client", "io.netty:netty-common", "io.netty:netty-buffer",
-         "io.netty:netty-transport", "io.netty:netty-handler", "io.netty:netty-codec", "io.netty:netty-codec-http",
-         "io.netty:netty-codec-http2", "io.netty:netty-resolver", "io.netty:netty-transport-classes-epoll",
-         "io.netty:netty-transport-native-unix-common"]
+NETTY = [
+    "org.slf4j:slf4j-api",
+    "software.amazon.awssdk:netty-nio-client",
+    "io.netty:netty-common",
+    "io.netty:netty-buffer",
+    "io.netty:netty-transport",
+    "io.netty:netty-handler",
+    "io.netty:netty-codec",
+    "io.netty:netty-codec-http",
+    "io.netty:netty-codec-http2",
+    "io.netty:netty-resolver",
+    "io.netty:netty-transport-classes-epoll",
+    "io.netty:netty-transport-native-unix-common",
+]
 # Hadoop line -> (the SDK modules its hadoop-aws needs, what to leave out of their dependencies).
 S3A: dict[str, tuple[list[str], list[str]]] = {
     "3.3": (
         # 3.3's S3A loads S3Guard's DynamoDB classes at start, so the DynamoDB module is needed.
         ["com.amazonaws:aws-java-sdk-s3:1.12.262", "com.amazonaws:aws-java-sdk-dynamodb:1.12.262"],
-        ["com.amazonaws:aws-java-sdk-bundle", "com.amazonaws:aws-java-sdk-kms",
-         "com.fasterxml.jackson.core:jackson-databind", "com.fasterxml.jackson.core:jackson-core",
-         "com.fasterxml.jackson.core:jackson-annotations", "org.apache.httpcomponents:httpclient",
-         "org.apache.httpcomponents:httpcore", "commons-codec:commons-codec", "commons-logging:commons-logging",
-         "joda-time:joda-time"],
+        [
+            "com.amazonaws:aws-java-sdk-bundle",
+            "com.amazonaws:aws-java-sdk-kms",
+            "com.fasterxml.jackson.core:jackson-databind",
+            "com.fasterxml.jackson.core:jackson-core",
+            "com.fasterxml.jackson.core:jackson-annotations",
+            "org.apache.httpcomponents:httpclient",
+            "org.apache.httpcomponents:httpcore",
+            "commons-codec:commons-codec",
+            "commons-logging:commons-logging",
+            "joda-time:joda-time",
+        ],
     ),
     "3.4": (
         # 2.29.x: later SDKs send checksums that S3-compatible servers reject.
         ["software.amazon.awssdk:s3:2.29.52", "software.amazon.awssdk:s3-transfer-manager:2.29.52"],
-        ["software.amazon.awssdk:bundle", "software.amazon.s3.analyticsaccelerator:analyticsaccelerator-s3",
-         "org.wildfly.openssl:wildfly-openssl"],
+        [
+            "software.amazon.awssdk:bundle",
+            "software.amazon.s3.analyticsaccelerator:analyticsaccelerator-s3",
+            "org.wildfly.openssl:wildfly-openssl",
+        ],
     ),
 }
 
@@ -80,17 +100,21 @@ def conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.fs.s3a.endpoint.region": settings.region,
     }
     if settings.endpoint_url:
-        out.update({
-            "spark.hadoop.fs.s3a.endpoint": settings.endpoint_url,
-            "spark.hadoop.fs.s3a.path.style.access": "true",
-            "spark.hadoop.fs.s3a.connection.ssl.enabled": str(settings.endpoint_url.startswith("https")).lower(),
-        })
+        out.update(
+            {
+                "spark.hadoop.fs.s3a.endpoint": settings.endpoint_url,
+                "spark.hadoop.fs.s3a.path.style.access": "true",
+                "spark.hadoop.fs.s3a.connection.ssl.enabled": str(settings.endpoint_url.startswith("https")).lower(),
+            }
+        )
     if settings.credentials:
-        out.update({
-            "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
-            "spark.hadoop.fs.s3a.access.key": settings.credentials[0],
-            "spark.hadoop.fs.s3a.secret.key": settings.credentials[1],
-        })
+        out.update(
+            {
+                "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+                "spark.hadoop.fs.s3a.access.key": settings.credentials[0],
+                "spark.hadoop.fs.s3a.secret.key": settings.credentials[1],
+            }
+        )
     return {**out, **delta_log_store.conf(settings)}
 
 

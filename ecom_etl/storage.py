@@ -115,13 +115,13 @@ class Storage:
         """Whether object `name` is the file `key` means, or a non-hidden file under it."""
         if matcher is not None:
             head = "/".join(name.split("/")[: key.count("/") + 1])
-            return bool(matcher.match(head)) and not _hidden(name[len(head):])
+            return bool(matcher.match(head)) and not _hidden(name[len(head) :])
         base = key.rstrip("/")
         if name == key:
             return True
         if base and not name.startswith(base + "/"):
             return False
-        return not _hidden(name[len(base):])
+        return not _hidden(name[len(base) :])
 
     def exists(self, uri: str) -> bool:
         if is_s3(uri):
@@ -193,8 +193,8 @@ class Storage:
             prefix = key.rstrip("/") + "/"
             out: set[str] = set()
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-                out |= {o["Key"][len(prefix):] for o in page.get("Contents", [])}
-                out |= {p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", [])}
+                out |= {o["Key"][len(prefix) :] for o in page.get("Contents", [])}
+                out |= {p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])}
             return sorted(out)
         path = local_path(uri) or uri
         return sorted(os.listdir(path)) if os.path.isdir(path) else []

@@ -16,7 +16,7 @@ import hashlib
 import json
 
 from ecom_etl import csv_records
-from ecom_etl.contract import KINESIS_RECORD_BYTES, HEADER
+from ecom_etl.contract import HEADER, KINESIS_RECORD_BYTES
 from ecom_etl.csv_records import Record
 
 MAX_PARTITION_KEY = 256  # Kinesis: 1-256 characters
@@ -70,7 +70,7 @@ def payload_record(payload: bytes) -> Record:
     except (ValueError, RecursionError):
         return _malformed(text)
     if isinstance(body, dict) and len(body) == 1:
-        (kind, value), = body.items()
+        ((kind, value),) = body.items()
         if kind == "csv" and isinstance(value, str):
             try:
                 return csv_records.one_record(value.encode("utf-8"))

@@ -11,12 +11,11 @@ summary: a local path or s3:// URI) and --full_refresh (true: read every file ag
 import json
 import sys
 
-from glue_runtime import exit_on_input_error, job_session, resolve_args
-
 from ecom_etl.batch import run_batch
 from ecom_etl.settings import Settings
 from ecom_etl.sources import find_input
 from ecom_etl.storage import Storage
+from glue_runtime import exit_on_input_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "input_path", "warehouse_path"]
 OPTIONAL = {"database": "ecom", "summary_path": "", "full_refresh": "false"}
@@ -27,8 +26,15 @@ def main() -> int:
     settings = Settings.from_environment()
     find_input(Storage(settings), args["input_path"])  # before Spark starts: a wrong path fails at once
     with job_session(args, sys.argv, settings) as run:
-        summary = run_batch(run.spark, settings, args["input_path"], args["warehouse_path"], args["database"],
-                            full_refresh=args["full_refresh"].lower() == "true", register=run.has_catalog)
+        summary = run_batch(
+            run.spark,
+            settings,
+            args["input_path"],
+            args["warehouse_path"],
+            args["database"],
+            full_refresh=args["full_refresh"].lower() == "true",
+            register=run.has_catalog,
+        )
     text = json.dumps(summary.to_dict(), indent=2, default=str)
     print(text)  # the driver log on Glue
     if args["summary_path"]:

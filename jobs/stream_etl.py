@@ -10,14 +10,13 @@ BatchHandler with the driver of the local Spark.
 
 import sys
 
-from glue_runtime import exit_on_input_error, job_session, resolve_args
-
 from ecom_etl.errors import EtlInputError
 from ecom_etl.lake import Lake
 from ecom_etl.runtime import on_glue
 from ecom_etl.settings import Settings
 from ecom_etl.stream.drivers import GlueDriver
 from ecom_etl.stream.runner import DEFAULT_GOLD_SECONDS, run_stream
+from glue_runtime import exit_on_input_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "stream_arn", "warehouse_path", "checkpoint_path"]
 OPTIONAL = {
@@ -34,13 +33,27 @@ def main() -> int:
     if not on_glue(sys.argv):
         raise EtlInputError("stream_etl.py runs on Glue; locally use `ecom-etl stream` (same batch handler)")
     args = resolve_args(sys.argv, REQUIRED, OPTIONAL)
-    settings = Settings.from_environment(stream=args["stream_name"], customers_table=args["customers_table"],
-                                         invoices_table=args["invoices_table"])
+    settings = Settings.from_environment(
+        stream=args["stream_name"], customers_table=args["customers_table"], invoices_table=args["invoices_table"]
+    )
     with job_session(args, sys.argv, settings) as run:
-        driver = GlueDriver(run.glue_context, settings, args["stream_arn"], args["checkpoint_path"],
-                            args["window_size"], args["starting_position"])
-        run_stream(run.spark, settings, Lake.at(args["warehouse_path"]), args["checkpoint_path"], progress=print,
-                   gold_seconds=float(args["gold_every_seconds"]), driver=driver)
+        driver = GlueDriver(
+            run.glue_context,
+            settings,
+            args["stream_arn"],
+            args["checkpoint_path"],
+            args["window_size"],
+            args["starting_position"],
+        )
+        run_stream(
+            run.spark,
+            settings,
+            Lake.at(args["warehouse_path"]),
+            args["checkpoint_path"],
+            progress=print,
+            gold_seconds=float(args["gold_every_seconds"]),
+            driver=driver,
+        )
     return 0
 
 

@@ -27,7 +27,16 @@ def raw_lines(spark: SparkSession, *rows: tuple, source: str = "test.csv") -> Da
 
 def raw(**changes: str | None) -> tuple:
     """The GOOD raw row with some fields replaced, by clean column name."""
-    names = ("invoice_no", "stock_code", "description", "quantity", "invoice_ts", "unit_price", "customer_id", "country")
+    names = (
+        "invoice_no",
+        "stock_code",
+        "description",
+        "quantity",
+        "invoice_ts",
+        "unit_price",
+        "customer_id",
+        "country",
+    )
     values = dict(zip(names, GOOD))
     values.update(changes)
     return tuple(values[n] for n in names)
@@ -46,12 +55,37 @@ def silver_line(
     """A consistent silver row (derived columns computed here, independently of the code)."""
     t = datetime.fromisoformat(ts)
     price = Decimal(unit_price)
-    season = {12: "Winter", 1: "Winter", 2: "Winter", 3: "Spring", 4: "Spring", 5: "Spring",
-              6: "Summer", 7: "Summer", 8: "Summer"}.get(t.month, "Autumn")
+    season = {
+        12: "Winter",
+        1: "Winter",
+        2: "Winter",
+        3: "Spring",
+        4: "Spring",
+        5: "Spring",
+        6: "Summer",
+        7: "Summer",
+        8: "Summer",
+    }.get(t.month, "Autumn")
     monday = date.fromordinal(t.date().toordinal() - t.weekday())
-    return (invoice_no, stock_code, description, quantity, t, price, customer_id, country,
-            quantity * price, invoice_no.startswith("C"), t.date(), t.year, (t.month - 1) // 3 + 1,
-            t.month, monday, season, t.year + (1 if t.month == 12 else 0))
+    return (
+        invoice_no,
+        stock_code,
+        description,
+        quantity,
+        t,
+        price,
+        customer_id,
+        country,
+        quantity * price,
+        invoice_no.startswith("C"),
+        t.date(),
+        t.year,
+        (t.month - 1) // 3 + 1,
+        t.month,
+        monday,
+        season,
+        t.year + (1 if t.month == 12 else 0),
+    )
 
 
 def silver_lines(spark: SparkSession, *rows: tuple) -> DataFrame:

@@ -32,7 +32,9 @@ def test_revenue_measures_follow_the_contract(spark):
         "invoice_date date, net_revenue decimal(32,3), gross_revenue decimal(32,3), returns decimal(32,3), "
         "orders bigint, customers bigint, units bigint",
     )
-    assert_df_equality(silver.transform(revenue_by("invoice_date")), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(
+        silver.transform(revenue_by("invoice_date")), expected, ignore_row_order=True, ignore_nullable=True
+    )
 
 
 def test_every_period_table_has_its_keys_and_the_measures(spark):
@@ -89,7 +91,9 @@ def test_top_products_are_ten_per_season_and_winter_spans_december(spark):
     rows += [silver_line(stock_code="LATE", quantity=1000, ts="2011-02-01 10:00:00")]
     out = top(spark, *rows)
     assert [(r.season_year, r.season, r.rank, r.stock_code) for r in out.orderBy("rank").collect()][:3] == [
-        (2011, "Winter", 1, "LATE"), (2011, "Winter", 2, "P00"), (2011, "Winter", 3, "P01")
+        (2011, "Winter", 1, "LATE"),
+        (2011, "Winter", 2, "P00"),
+        (2011, "Winter", 3, "P01"),
     ]
     assert out.count() == 10
 
@@ -98,7 +102,10 @@ def test_description_is_the_most_frequent_known_one_ties_alphabetical(spark):
     autumn = "2011-10-10 10:00:00"
     out = top(
         spark,
-        *[silver_line(stock_code="10002", description=d, ts=autumn) for d in ("unknown", "unknown", "unknown", "ZED", "ALPHA")],
+        *[
+            silver_line(stock_code="10002", description=d, ts=autumn)
+            for d in ("unknown", "unknown", "unknown", "ZED", "ALPHA")
+        ],
         *[silver_line(stock_code="10080", description=d, ts=autumn) for d in ("OLD NAME", "NEW NAME", "NEW NAME")],
         silver_line(stock_code="10120", description="unknown", ts=autumn),
     )

@@ -14,15 +14,24 @@ from ecom_etl.stream import emulator
 from ecom_etl.stream.runner import run_stream
 from ecom_etl.stream.server import make_server
 
-GOOD = {"InvoiceNo": "580001", "StockCode": "85123A", "Description": "WHITE HEART", "Quantity": 2,
-        "InvoiceDate": "2011-12-01 10:15:00", "UnitPrice": 2.55, "CustomerID": "17850", "Country": "France"}
+GOOD = {
+    "InvoiceNo": "580001",
+    "StockCode": "85123A",
+    "Description": "WHITE HEART",
+    "Quantity": 2,
+    "InvoiceDate": "2011-12-01 10:15:00",
+    "UnitPrice": 2.55,
+    "CustomerID": "17850",
+    "Country": "France",
+}
 
 
 @pytest.fixture
 def names(aws):
     suffix = uuid.uuid4().hex[:8]
-    settings = aws.named(stream=f"orders-{suffix}", customers_table=f"customers-{suffix}",
-                         invoices_table=f"invoices-{suffix}")
+    settings = aws.named(
+        stream=f"orders-{suffix}", customers_table=f"customers-{suffix}", invoices_table=f"invoices-{suffix}"
+    )
     emulator.create_resources(settings, shards=1, buckets=())
     return settings
 
@@ -54,22 +63,41 @@ def queued(names) -> list:
 
 
 def test_post_then_get_returns_the_line_once_the_stream_processed_it(spark, names, api, tmp_path):
-    line = {**GOOD, "InvoiceNo": "C580001", "StockCode": "85123a", "Quantity": -2, "InvoiceDate": "2011-12-01T10:15:00",
-            "CustomerID": ""}
+    line = {
+        **GOOD,
+        "InvoiceNo": "C580001",
+        "StockCode": "85123a",
+        "Quantity": -2,
+        "InvoiceDate": "2011-12-01T10:15:00",
+        "CustomerID": "",
+    }
     status, answer = post(api, line)
     assert (status, answer["accepted"]) == (202, 1)
     assert request(f"{api}/invoices/C580001")[0] == 404  # not processed yet
 
-    run_stream(spark, names, Lake.at(str(tmp_path / "wh")), str(tmp_path / "cp"), trigger_seconds=0.1,
-               stop_when_idle=True, progress=lambda _: None)
+    run_stream(
+        spark,
+        names,
+        Lake.at(str(tmp_path / "wh")),
+        str(tmp_path / "cp"),
+        trigger_seconds=0.1,
+        stop_when_idle=True,
+        progress=lambda _: None,
+    )
     status, invoice = request(f"{api}/invoices/c580001")
     assert status == 200 and invoice["total"] == "-5.100"
     (item,) = invoice["lines"]
-    assert (item["StockCode"], item["Quantity"], item["UnitPrice"], item["CustomerID"]) == ("85123A", -2, "2.550", "unknown")
+    assert (item["StockCode"], item["Quantity"], item["UnitPrice"], item["CustomerID"]) == (
+        "85123A",
+        -2,
+        "2.550",
+        "unknown",
+    )
     assert item["LineKey"].startswith("85123A#")
     status, customer = request(f"{api}/customers/unknown/invoices")
     assert status == 200 and customer["invoices"] == [
-        {"InvoiceNo": "C580001", "InvoiceDate": "2011-12-01 10:15:00", "Country": "France"}]
+        {"InvoiceNo": "C580001", "InvoiceDate": "2011-12-01 10:15:00", "Country": "France"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -94,8 +122,13 @@ def test_bad_post_bodies_are_refused_whole(names, api, body, problem):
 
 def test_every_problem_of_every_line_is_listed_and_nothing_is_queued(names, api):
     good = {**GOOD, "Quantity": 1, "UnitPrice": "1.5"}
-    lines = [good, {**good, "Quantity": "1.5", "UnitPrice": "cheap"}, {**good, "StockCode": " ", "Colour": "red"}, "x",
-             {**good, "Quantity": "+-3", "UnitPrice": "NaN", "InvoiceDate": "yesterday"}]
+    lines = [
+        good,
+        {**good, "Quantity": "1.5", "UnitPrice": "cheap"},
+        {**good, "StockCode": " ", "Colour": "red"},
+        "x",
+        {**good, "Quantity": "+-3", "UnitPrice": "NaN", "InvoiceDate": "yesterday"},
+    ]
     status, answer = post_raw(api, lines)
     assert status == 400
     assert answer["problems"] == [
@@ -115,11 +148,14 @@ def post_raw(api: str, lines: list) -> tuple[int, dict]:
     return request(f"{api}/orders", json.dumps({"lines": lines}).encode())
 
 
-@pytest.mark.parametrize("field, value, problem", [
-    ("InvoiceNo", "9" * 3000, "InvoiceNo: too large for DynamoDB"),
-    ("StockCode", "S" * 1500, "StockCode: too large for DynamoDB"),
-    ("Description", "D" * 500_000, "too large for DynamoDB (dynamodb_item_too_large)"),
-])
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        ("InvoiceNo", "9" * 3000, "InvoiceNo: too large for DynamoDB"),
+        ("StockCode", "S" * 1500, "StockCode: too large for DynamoDB"),
+        ("Description", "D" * 500_000, "too large for DynamoDB (dynamodb_item_too_large)"),
+    ],
+)
 def test_a_line_a_sink_cannot_hold_is_refused_with_its_field_named(names, api, field, value, problem):
     status, answer = post(api, {**GOOD, field: value})
     assert status == 400 and any(problem in p for p in answer["problems"]), answer

@@ -25,9 +25,29 @@ def reasons_of(spark, *rows) -> list[list[str]]:
 
 
 def test_a_good_line_is_trimmed_typed_and_normalised(spark):
-    row = (" 536365 ", "85123a ", "  WHITE HEART ", " 6", "2010-12-01 08:26:00 ", "2.55", " 17850.0", "\tUnited Kingdom ")
+    row = (
+        " 536365 ",
+        "85123a ",
+        "  WHITE HEART ",
+        " 6",
+        "2010-12-01 08:26:00 ",
+        "2.55",
+        " 17850.0",
+        "\tUnited Kingdom ",
+    )
     expected = spark.createDataFrame(
-        [("536365", "85123A", "WHITE HEART", 6, datetime(2010, 12, 1, 8, 26), Decimal("2.550"), "17850", "United Kingdom")],
+        [
+            (
+                "536365",
+                "85123A",
+                "WHITE HEART",
+                6,
+                datetime(2010, 12, 1, 8, 26),
+                Decimal("2.550"),
+                "17850",
+                "United Kingdom",
+            )
+        ],
         CLEAN_DDL,
     )
     assert_df_equality(clean(spark, row), expected, ignore_nullable=True)
@@ -37,10 +57,14 @@ def assert_cleaned(spark, field: str, result: str, result_type: str, expected: l
     """Each raw value of `field` cleans to its expected `result` value (inputs kept apart by quantity)."""
     rows = [raw(**{field: text}, quantity=str(i)) for i, (text, _) in enumerate(expected)]
     actual = (
-        raw_lines(spark, *rows).transform(parse_lines).transform(valid_lines)
+        raw_lines(spark, *rows)
+        .transform(parse_lines)
+        .transform(valid_lines)
         .select(F.col("quantity").alias("case"), F.col(result).alias("value"))
     )
-    want = spark.createDataFrame([(i, value) for i, (_, value) in enumerate(expected)], f"case int, value {result_type}")
+    want = spark.createDataFrame(
+        [(i, value) for i, (_, value) in enumerate(expected)], f"case int, value {result_type}"
+    )
     assert_df_equality(actual, want, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -53,17 +77,23 @@ def assert_reasons(spark, field: str, values: list[str], reasons: list[str]):
 
 
 def test_every_timestamp_shape_keeps_the_wall_clock(spark):
-    assert_cleaned(spark, "invoice_ts", "invoice_ts", "timestamp", [
-        ("2010-12-01 08:26:00", datetime(2010, 12, 1, 8, 26)),
-        ("2010-12-01 08:26", datetime(2010, 12, 1, 8, 26)),
-        ("12/1/2010 8:26", datetime(2010, 12, 1, 8, 26)),
-        ("12/01/2010 08:26:59", datetime(2010, 12, 1, 8, 26, 59)),
-        ("2011-06-30T23:59:01", datetime(2011, 6, 30, 23, 59, 1)),
-        ("2011-06-30T23:59:01.250", datetime(2011, 6, 30, 23, 59, 1, 250000)),
-        ("2011-06-30T23:59:01Z", datetime(2011, 6, 30, 23, 59, 1)),
-        ("2011-06-30T23:59:01.5+02:00", datetime(2011, 6, 30, 23, 59, 1, 500000)),  # offset dropped
-        ("2011-06-30T23:59", datetime(2011, 6, 30, 23, 59)),
-    ])
+    assert_cleaned(
+        spark,
+        "invoice_ts",
+        "invoice_ts",
+        "timestamp",
+        [
+            ("2010-12-01 08:26:00", datetime(2010, 12, 1, 8, 26)),
+            ("2010-12-01 08:26", datetime(2010, 12, 1, 8, 26)),
+            ("12/1/2010 8:26", datetime(2010, 12, 1, 8, 26)),
+            ("12/01/2010 08:26:59", datetime(2010, 12, 1, 8, 26, 59)),
+            ("2011-06-30T23:59:01", datetime(2011, 6, 30, 23, 59, 1)),
+            ("2011-06-30T23:59:01.250", datetime(2011, 6, 30, 23, 59, 1, 250000)),
+            ("2011-06-30T23:59:01Z", datetime(2011, 6, 30, 23, 59, 1)),
+            ("2011-06-30T23:59:01.5+02:00", datetime(2011, 6, 30, 23, 59, 1, 500000)),  # offset dropped
+            ("2011-06-30T23:59", datetime(2011, 6, 30, 23, 59)),
+        ],
+    )
 
 
 def test_an_impossible_or_unknown_timestamp_is_quarantined(spark):
@@ -72,10 +102,22 @@ def test_an_impossible_or_unknown_timestamp_is_quarantined(spark):
 
 
 def test_customer_id(spark):
-    assert_cleaned(spark, "customer_id", "customer_id", "string", [
-        ("17850.0", "17850"), ("17850", "17850"), ("17850.00", "17850"), ("", "unknown"), ("   ", "unknown"),
-        (None, "unknown"), ("17850.5", "17850.5"), ("ab-1", "ab-1"),
-    ])
+    assert_cleaned(
+        spark,
+        "customer_id",
+        "customer_id",
+        "string",
+        [
+            ("17850.0", "17850"),
+            ("17850", "17850"),
+            ("17850.00", "17850"),
+            ("", "unknown"),
+            ("   ", "unknown"),
+            (None, "unknown"),
+            ("17850.5", "17850.5"),
+            ("ab-1", "ab-1"),
+        ],
+    )
 
 
 def test_missing_description_and_country_become_unknown(spark):
@@ -84,15 +126,27 @@ def test_missing_description_and_country_become_unknown(spark):
 
 
 def test_unit_price_is_an_exact_decimal(spark):
-    assert_cleaned(spark, "unit_price", "unit_price", "decimal(12,3)", [
-        ("2.55", Decimal("2.550")), ("0.001", Decimal("0.001")), ("1.2500", Decimal("1.250")),
-        ("-11062.06", Decimal("-11062.060")), ("0", Decimal("0.000")), (".5", Decimal("0.500")),
-        ("123456789.999", Decimal("123456789.999")),
-    ])
+    assert_cleaned(
+        spark,
+        "unit_price",
+        "unit_price",
+        "decimal(12,3)",
+        [
+            ("2.55", Decimal("2.550")),
+            ("0.001", Decimal("0.001")),
+            ("1.2500", Decimal("1.250")),
+            ("-11062.06", Decimal("-11062.060")),
+            ("0", Decimal("0.000")),
+            (".5", Decimal("0.500")),
+            ("123456789.999", Decimal("123456789.999")),
+        ],
+    )
 
 
 def test_a_price_that_is_not_exact_is_quarantined_not_rounded(spark):
-    assert_reasons(spark, "unit_price", ["1.2345", "1e3", "£2", "1,50", "1234567890.5", "abc"], ["unit_price_not_decimal"])
+    assert_reasons(
+        spark, "unit_price", ["1.2345", "1e3", "£2", "1,50", "1234567890.5", "abc"], ["unit_price_not_decimal"]
+    )
 
 
 def test_quantity_is_an_integer(spark):
@@ -109,7 +163,13 @@ def test_a_quantity_that_is_not_an_integer_is_quarantined(spark):
 def test_every_reason_that_applies_is_given(spark):
     row = raw(invoice_no=" ", stock_code="", quantity=None, unit_price="x", invoice_ts=None)
     assert reasons_of(spark, row) == [
-        ["invoice_no_missing", "stock_code_missing", "quantity_missing", "unit_price_not_decimal", "invoice_date_missing"]
+        [
+            "invoice_no_missing",
+            "stock_code_missing",
+            "quantity_missing",
+            "unit_price_not_decimal",
+            "invoice_date_missing",
+        ]
     ]
 
 
@@ -137,8 +197,10 @@ def test_quarantine_ids_are_stable_and_unique_among_identical_rows(spark):
     bad = raw(quantity="x")
     ids = lambda: sorted(  # noqa: E731
         r.quarantine_id
-        for r in raw_lines(spark, bad, bad, raw(quantity="y")).transform(parse_lines)
-        .transform(quarantined_lines, F.current_timestamp()).collect()
+        for r in raw_lines(spark, bad, bad, raw(quantity="y"))
+        .transform(parse_lines)
+        .transform(quarantined_lines, F.current_timestamp())
+        .collect()
     )
     first = ids()
     assert len(set(first)) == 3 and ids() == first

@@ -17,12 +17,16 @@ def records(data: bytes, name: str = "day.csv") -> list:
     return list(file_records(name, data))
 
 
-@pytest.mark.parametrize("header", [
-    HEADER,
-    b"\xef\xbb\xbf" + HEADER,  # a UTF-8 byte order mark, as Excel writes
-    b" invoiceno , STOCKCODE,description,quantity,invoicedate,unitprice,customerid,country ",
-    b'"InvoiceNo","StockCode","Description","Quantity","InvoiceDate","UnitPrice","CustomerID","Country"',
-], ids=["plain", "bom", "case-and-spaces", "quoted"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        HEADER,
+        b"\xef\xbb\xbf" + HEADER,  # a UTF-8 byte order mark, as Excel writes
+        b" invoiceno , STOCKCODE,description,quantity,invoicedate,unitprice,customerid,country ",
+        b'"InvoiceNo","StockCode","Description","Quantity","InvoiceDate","UnitPrice","CustomerID","Country"',
+    ],
+    ids=["plain", "bom", "case-and-spaces", "quoted"],
+)
 def test_the_header_is_found_whatever_its_case_spaces_quoting_or_bom(header):
     assert records(header + b"\n" + GOOD + b"\n") == [csv_records.Record(GOOD_FIELDS, None, ())]
 
@@ -47,8 +51,12 @@ def test_a_record_with_the_wrong_number_of_fields_keeps_its_text_and_its_fields(
     short, long = b"536366,22423,TOO FEW,6", b"536367,22423,X,1,2010-12-01 09:00,1,,UK,EXTRA"
     got = records(HEADER + b"\n" + short + b"\n" + long + b"\n")
     assert got == [
-        csv_records.Record(("536366", "22423", "TOO FEW", "6", None, None, None, None), short.decode(), ("malformed_record",)),
-        csv_records.Record(("536367", "22423", "X", "1", "2010-12-01 09:00", "1", "", "UK"), long.decode(), ("malformed_record",)),
+        csv_records.Record(
+            ("536366", "22423", "TOO FEW", "6", None, None, None, None), short.decode(), ("malformed_record",)
+        ),
+        csv_records.Record(
+            ("536367", "22423", "X", "1", "2010-12-01 09:00", "1", "", "UK"), long.decode(), ("malformed_record",)
+        ),
     ]
 
 
@@ -71,12 +79,15 @@ def test_produce_sends_each_record_exactly_as_written():
     assert [line for line, _ in got] == [quoted, GOOD]
 
 
-@pytest.mark.parametrize("text, fields, reasons", [
-    (GOOD, GOOD_FIELDS, ()),
-    (GOOD + b"\r\n", GOOD_FIELDS, ()),
-    (GOOD + b"\n" + GOOD, (None,) * 8, ("malformed_record",)),  # two records are no record
-    (b"", (None,) * 8, ("malformed_record",)),
-])
+@pytest.mark.parametrize(
+    "text, fields, reasons",
+    [
+        (GOOD, GOOD_FIELDS, ()),
+        (GOOD + b"\r\n", GOOD_FIELDS, ()),
+        (GOOD + b"\n" + GOOD, (None,) * 8, ("malformed_record",)),  # two records are no record
+        (b"", (None,) * 8, ("malformed_record",)),
+    ],
+)
 def test_a_stream_record_is_exactly_one_csv_record(text, fields, reasons):
     record = one_record(text)
     assert (record.fields, record.reasons) == (fields, reasons)

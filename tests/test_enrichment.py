@@ -37,7 +37,11 @@ def test_season_and_the_december_rollover(spark, ts, season, season_year):
 
 @pytest.mark.parametrize(
     "ts, monday",
-    [("2011-01-02 10:00:00", date(2010, 12, 27)), ("2011-01-03 00:00:00", date(2011, 1, 3)), ("2011-01-09 23:59:00", date(2011, 1, 3))],
+    [
+        ("2011-01-02 10:00:00", date(2010, 12, 27)),
+        ("2011-01-03 00:00:00", date(2011, 1, 3)),
+        ("2011-01-09 23:59:00", date(2011, 1, 3)),
+    ],
 )
 def test_week_start_is_the_monday_of_the_iso_week(spark, ts, monday):
     (row,) = enriched(spark, silver_line(ts=ts))[0].collect()
@@ -67,7 +71,9 @@ def test_line_amount_is_exact(spark):
 def test_cancellation_flag(spark):
     rows = enriched(spark, silver_line(invoice_no="C1"), silver_line(invoice_no="A563185"), silver_line())[0]
     assert sorted((r.invoice_no, r.is_cancellation) for r in rows.collect()) == [
-        ("536365", False), ("A563185", False), ("C1", True)
+        ("536365", False),
+        ("A563185", False),
+        ("C1", True),
     ]
     assert rows.where("invoice_date = date'2011-03-15' and quarter = 1 and month = 3 and year = 2011").count() == 3
     assert datetime(2011, 3, 15, 10) == rows.first().invoice_ts

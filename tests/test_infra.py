@@ -65,7 +65,9 @@ def test_lambda_handlers_exist_and_read_the_environment_the_template_sets():
         module, _, name = function["Handler"].rpartition(".")
         assert callable(getattr(importlib.import_module(module), name))
         variables = set(function["Environment"]["Variables"])
-        assert variables <= set(settings.ENVIRONMENT) and {"STREAM_NAME", "CUSTOMERS_TABLE", "INVOICES_TABLE"} <= variables
+        assert (
+            variables <= set(settings.ENVIRONMENT) and {"STREAM_NAME", "CUSTOMERS_TABLE", "INVOICES_TABLE"} <= variables
+        )
         assert text(function["Code"]) == {"S3Bucket": "${ArtifactsBucket}", "S3Key": "${PackageKey}"}
 
 
@@ -89,13 +91,19 @@ def test_the_api_has_the_routes_the_local_server_serves_with_the_same_handlers()
 
 def test_dynamodb_tables_have_the_keys_the_code_writes_and_the_data_is_encrypted():
     tables = props("AWS::DynamoDB::Table")
-    keys = {text(t["TableName"]).split("}-")[-1]: tuple(k["AttributeName"] for k in t["KeySchema"]) for t in tables.values()}
+    keys = {
+        text(t["TableName"]).split("}-")[-1]: tuple(k["AttributeName"] for k in t["KeySchema"]) for t in tables.values()
+    }
     assert keys == {"customers": dynamo.CUSTOMERS_KEYS, "invoices": dynamo.INVOICES_KEYS}
     for table in tables.values():
         assert {a["AttributeType"] for a in table["AttributeDefinitions"]} == {"S"}
         assert table["BillingMode"] == "PAY_PER_REQUEST"
         assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-        assert text(table["SSESpecification"]) == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": "${DataKey.Arn}"}
+        assert text(table["SSESpecification"]) == {
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+            "KMSMasterKeyId": "${DataKey.Arn}",
+        }
     (stream,) = props("AWS::Kinesis::Stream").values()
     assert text(stream["StreamEncryption"]) == {"EncryptionType": "KMS", "KeyId": "${DataKey.Arn}"}
 
@@ -118,10 +126,18 @@ def test_the_stream_jobs_role_allows_exactly_the_dynamodb_calls_its_sink_makes(a
         return resource
 
     monkeypatch.setattr(Settings, "resource", recorded)
-    line = {"invoice_no": "536365", "stock_code": "85123A", "description": "WHITE HEART", "quantity": 6,
-            "invoice_ts": datetime(2010, 12, 1, 8, 26), "unit_price": Decimal("2.550"),
-            "line_amount": Decimal("15.300"), "customer_id": "17850", "country": "United Kingdom",
-            "is_cancellation": False}
+    line = {
+        "invoice_no": "536365",
+        "stock_code": "85123A",
+        "description": "WHITE HEART",
+        "quantity": 6,
+        "invoice_ts": datetime(2010, 12, 1, 8, 26),
+        "unit_price": Decimal("2.550"),
+        "line_amount": Decimal("15.300"),
+        "customer_id": "17850",
+        "country": "United Kingdom",
+        "is_cancellation": False,
+    }
     assert dynamo.write_lines(names, [line]) == (1, 1)
 
     statements = props("AWS::IAM::Role")["StreamJobRole"]["Policies"][0]["PolicyDocument"]["Statement"]
@@ -143,13 +159,18 @@ def test_buckets_are_encrypted_private_tls_only_and_versioned_or_aged_where_it_m
     policies = {text(p["Bucket"]): p["PolicyDocument"]["Statement"] for p in props("AWS::S3::BucketPolicy").values()}
     for name, bucket in buckets.items():
         assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-        assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+        assert (
+            all(bucket["PublicAccessBlockConfiguration"].values())
+            and len(bucket["PublicAccessBlockConfiguration"]) == 4
+        )
         deny = [s for s in policies["${" + name + "}"] if s["Effect"] == "Deny"]
         assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, name
         assert "LifecycleConfiguration" in bucket, name
     for name in ("RawBucket", "LakeBucket", "AccessLogsBucket"):
         assert buckets[name]["VersioningConfiguration"]["Status"] == "Enabled"
-    assert TPL["Resources"]["RawBucket"]["DeletionPolicy"] == TPL["Resources"]["LakeBucket"]["DeletionPolicy"] == "Retain"
+    assert (
+        TPL["Resources"]["RawBucket"]["DeletionPolicy"] == TPL["Resources"]["LakeBucket"]["DeletionPolicy"] == "Retain"
+    )
     (results_rule,) = buckets["AthenaResultsBucket"]["LifecycleConfiguration"]["Rules"]
     assert results_rule["ExpirationInDays"] == 30
 
@@ -165,11 +186,15 @@ def test_athena_named_queries_give_the_gold_tables_numbers(spark, loaded):
     tables = register_views(spark, lake)
     queries = named_queries()
     assert set(queries) == {"monthly_revenue", "quarterly_revenue", "top_product_per_season"}
-    gold = {name: spark.read.format("delta").load(lake.gold(name)) for name in
-            ("revenue_monthly", "revenue_quarterly", "top_products_by_season")}
+    gold = {
+        name: spark.read.format("delta").load(lake.gold(name))
+        for name in ("revenue_monthly", "revenue_quarterly", "top_products_by_season")
+    }
     measures = ["net_revenue", "gross_revenue", "returns"]
-    for query, table, keys in (("monthly_revenue", "revenue_monthly", ["year", "month"]),
-                               ("quarterly_revenue", "revenue_quarterly", ["year", "quarter"])):
+    for query, table, keys in (
+        ("monthly_revenue", "revenue_monthly", ["year", "month"]),
+        ("quarterly_revenue", "revenue_quarterly", ["year", "quarter"]),
+    ):
         got = run_sql(spark, queries[query], tables)
         want = gold[table].select(*keys, *measures)
         assert got.columns == keys + measures and got.count() == want.count() > 0
@@ -196,12 +221,17 @@ def deployed_resources(aws, stack: str) -> dict[str, dict]:
 def test_deploy_to_the_emulator_then_destroy(aws, capsys):
     from ecom_etl.cli import main
 
-    assert main(["deploy", "--stack", "ecomtest", "--endpoint-url", aws.endpoint_url, "--parameters", "ShardCount=2"]) == 0
+    assert (
+        main(["deploy", "--stack", "ecomtest", "--endpoint-url", aws.endpoint_url, "--parameters", "ShardCount=2"]) == 0
+    )
     out = capsys.readouterr().out
     assert "stack ecomtest: CREATE_COMPLETE" in out
     deployed = deployed_resources(aws, "ecomtest")
     phys = {k: r.get("PhysicalResourceId") for k, r in deployed.items()}
-    s3, artifacts = aws.client("s3"), deployed_resources(aws, "ecomtest-artifacts")["ArtifactsBucket"]["PhysicalResourceId"]
+    s3, artifacts = (
+        aws.client("s3"),
+        deployed_resources(aws, "ecomtest-artifacts")["ArtifactsBucket"]["PhysicalResourceId"],
+    )
 
     # The code went where the template points.
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=artifacts)["Contents"]}
@@ -210,7 +240,9 @@ def test_deploy_to_the_emulator_then_destroy(aws, capsys):
     assert {"jobs/batch_etl.py", "jobs/stream_etl.py", "jobs/glue_runtime.py"} <= keys
     body = s3.get_object(Bucket=artifacts, Key=wheel)["Body"].read()
     with zipfile.ZipFile(__import__("io").BytesIO(body)) as whl:
-        assert {"ecom_etl/stream/api.py", "ecom_etl/wire.py", "ecom_etl/contract.py", "ecom_etl/csv_records.py"} <= set(whl.namelist())
+        assert {"ecom_etl/stream/api.py", "ecom_etl/wire.py", "ecom_etl/contract.py", "ecom_etl/csv_records.py"} <= set(
+            whl.namelist()
+        )
 
     # What the emulator models, with the template's settings.
     for bucket in ("RawBucket", "LakeBucket", "AthenaResultsBucket", "AccessLogsBucket"):
@@ -230,21 +262,28 @@ def test_deploy_to_the_emulator_then_destroy(aws, capsys):
         assert config["Environment"]["Variables"]["STREAM_NAME"] == phys["OrdersStream"]
         log_group = aws.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{phys[function]}")
         assert log_group["logGroups"][0]["retentionInDays"] == 90
-    paths = {r["path"]: set(r.get("resourceMethods", {})) for r in
-             aws.client("apigateway").get_resources(restApiId=phys["OrderApi"])["items"]}
+    paths = {
+        r["path"]: set(r.get("resourceMethods", {}))
+        for r in aws.client("apigateway").get_resources(restApiId=phys["OrderApi"])["items"]
+    }
     assert {p: m for p, m in paths.items() if m} == {
-        "/orders": {"POST"}, "/customers/{id}/invoices": {"GET"}, "/invoices/{invoice_no}": {"GET"}}
+        "/orders": {"POST"},
+        "/customers/{id}/invoices": {"GET"},
+        "/invoices/{invoice_no}": {"GET"},
+    }
     assert aws.client("sns").get_topic_attributes(TopicArn=phys["AlarmTopic"])["Attributes"].get("KmsMasterKeyId")
 
     # Say plainly what the emulator does not model (nothing pretends they were checked).
     expected = [name for name, r in TPL["Resources"].items() if "Condition" not in r]
     missing = sorted(f"{name} ({TPL['Resources'][name]['Type']})" for name in expected if name not in deployed)
     with capsys.disabled():
-        print(f"\n  deployed to moto: {len(expected) - len(missing)} of {len(expected)} resources; "
-              f"not emulated by moto (not checked here): {', '.join(missing)}; "
-              "settings moto ignores (checked in the template by the tests above): bucket versioning, "
-              "public access block, lifecycle and logging; stream encryption; table encryption and "
-              "point-in-time recovery; Lambda tracing and KMS")
+        print(
+            f"\n  deployed to moto: {len(expected) - len(missing)} of {len(expected)} resources; "
+            f"not emulated by moto (not checked here): {', '.join(missing)}; "
+            "settings moto ignores (checked in the template by the tests above): bucket versioning, "
+            "public access block, lifecycle and logging; stream encryption; table encryption and "
+            "point-in-time recovery; Lambda tracing and KMS"
+        )
 
     assert main(["deploy", "--stack", "ecomtest", "--endpoint-url", aws.endpoint_url, "--destroy"]) == 0
     cfn = aws.client("cloudformation")

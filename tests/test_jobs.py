@@ -10,14 +10,23 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "jobs"))
 
-from glue_runtime import resolve_args  # noqa: E402
-
 from ecom_etl.runtime import on_glue  # noqa: E402
+from glue_runtime import resolve_args  # noqa: E402
 
 
 def test_glue_style_arguments_with_optionals_and_glue_extras():
-    argv = ["batch_etl.py", "--JOB_NAME", "local", "--input_path=s3://raw/x", "--warehouse_path", "/wh",
-            "--job-bookmark-option", "job-bookmark-disable", "--TempDir", "s3://tmp"]
+    argv = [
+        "batch_etl.py",
+        "--JOB_NAME",
+        "local",
+        "--input_path=s3://raw/x",
+        "--warehouse_path",
+        "/wh",
+        "--job-bookmark-option",
+        "job-bookmark-disable",
+        "--TempDir",
+        "s3://tmp",
+    ]
     args = resolve_args(argv, ["JOB_NAME", "input_path", "warehouse_path"], {"database": "ecom"})
     assert args == {"JOB_NAME": "local", "input_path": "s3://raw/x", "warehouse_path": "/wh", "database": "ecom"}
 
@@ -25,11 +34,26 @@ def test_glue_style_arguments_with_optionals_and_glue_extras():
 def test_on_glue_the_real_getResolvedOptions_resolves_required_and_optional(monkeypatch):
     pytest.importorskip("awsglue.utils", reason="the glue extra (awsgluedataplanepython) is not installed")
     monkeypatch.setenv("ECOM_ETL_RUNTIME", "glue")
-    argv = ["batch_etl.py", "--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--JOB_NAME", "ecom-etl-batch",
-            "--input_path", "s3://raw/", "--warehouse_path", "s3://lake/", "--summary_path=s3://x/s.json"]
+    argv = [
+        "batch_etl.py",
+        "--JOB_ID",
+        "j_1",
+        "--JOB_RUN_ID",
+        "jr_1",
+        "--JOB_NAME",
+        "ecom-etl-batch",
+        "--input_path",
+        "s3://raw/",
+        "--warehouse_path",
+        "s3://lake/",
+        "--summary_path=s3://x/s.json",
+    ]
     args = resolve_args(argv, ["JOB_NAME", "input_path", "warehouse_path"], {"database": "ecom", "summary_path": ""})
     assert (args["JOB_NAME"], args["input_path"], args["database"], args["summary_path"]) == (
-        "ecom-etl-batch", "s3://raw/", "ecom", "s3://x/s.json"
+        "ecom-etl-batch",
+        "s3://raw/",
+        "ecom",
+        "s3://x/s.json",
     )
 
 
@@ -50,16 +74,28 @@ def test_glue_is_recognised_from_the_run_arguments_not_from_imports(monkeypatch)
 def start_job_run(s3_root, *arguments: str) -> subprocess.CompletedProcess:
     """`ecom-etl local start-job-run` of the template's batch job: spark-submit with its DefaultArguments."""
     return subprocess.run(
-        [sys.executable, "-m", "ecom_etl.cli", "local", "start-job-run", "--job-name", "batch",
-         "--s3-root", str(s3_root), f"--arguments={','.join(arguments)}"],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "ecom_etl.cli",
+            "local",
+            "start-job-run",
+            "--job-name",
+            "batch",
+            "--s3-root",
+            str(s3_root),
+            f"--arguments={','.join(arguments)}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
     )
 
 
 def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(spark, generated, loaded, tmp_path):
-    from tests.test_pipeline import assert_same_lake
-
     from ecom_etl.lake import Lake
+    from tests.test_pipeline import assert_same_lake
 
     summary, lake = loaded
     done = start_job_run(tmp_path, f"--input_path={generated}")
@@ -67,7 +103,11 @@ def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_libra
     assert "spark-submit" in done.stderr and "batch_etl.py --JOB_NAME local-batch" in done.stderr
     # The template's --warehouse_path and --summary_path (s3://LakeBucket/...), mapped under the S3 root.
     written = json.loads((tmp_path / "LakeBucket" / "runs" / "batch-summary.json").read_text())
-    assert (written["raw_rows"], written["silver_rows"], written["reconciles"]) == (summary.raw_rows, summary.silver_rows, True)
+    assert (written["raw_rows"], written["silver_rows"], written["reconciles"]) == (
+        summary.raw_rows,
+        summary.silver_rows,
+        True,
+    )
     assert_same_lake(spark, Lake.at(str(tmp_path / "LakeBucket" / "lake")), lake)
 
 

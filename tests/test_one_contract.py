@@ -66,14 +66,19 @@ def rows(spark, path: str, columns=None):
 
 
 def test_the_stream_cleans_every_line_as_the_batch_job_does(spark, aws, hostile_file, by_batch, tmp_path):
-    stream = aws.named(stream=f"orders-{uuid.uuid4().hex[:8]}", customers_table=f"c-{uuid.uuid4().hex[:8]}",
-                       invoices_table=f"i-{uuid.uuid4().hex[:8]}")
+    stream = aws.named(
+        stream=f"orders-{uuid.uuid4().hex[:8]}",
+        customers_table=f"c-{uuid.uuid4().hex[:8]}",
+        invoices_table=f"i-{uuid.uuid4().hex[:8]}",
+    )
     emulator.create_resources(stream, shards=1, buckets=())
     assert produce(stream, file_records(Storage(stream), hostile_file)) == len(LINES)
     lake = Lake.at(str(tmp_path / "stream-wh"))
     run_stream(spark, stream, lake, str(tmp_path / "cp"), 0.1, stop_when_idle=True, progress=lambda _: None)
     assert_df_equality(rows(spark, lake.silver), rows(spark, by_batch.silver), ignore_row_order=True)
-    assert_df_equality(rows(spark, lake.quarantine, KEPT), rows(spark, by_batch.quarantine, KEPT), ignore_row_order=True)
+    assert_df_equality(
+        rows(spark, lake.quarantine, KEPT), rows(spark, by_batch.quarantine, KEPT), ignore_row_order=True
+    )
     kept = {r.invoice_no for r in rows(spark, by_batch.silver).collect()}  # as the contract says
     assert kept == {"536365", "536380", "536381", "536382", "536383", "536384", "536386", "C536387"}
 
@@ -83,15 +88,24 @@ def _reasons_of(problems: list[str]) -> set[str]:
     return {messages[p.split(".", 1)[1]] for p in problems}
 
 
-@pytest.mark.parametrize("case", [c for c in LINES if c not in ("seven-fields", "nine-fields", "latin-1", "whitespace-only")])
+@pytest.mark.parametrize(
+    "case", [c for c in LINES if c not in ("seven-fields", "nine-fields", "latin-1", "whitespace-only")]
+)
 def test_the_api_accepts_exactly_the_lines_the_batch_job_keeps(spark, by_batch, case):
     """A JSON line can only carry eight fields of text; for those, a 202 means silver and a 400
     names the fields of the reasons the quarantine gives."""
     record = csv_records.one_record(LINES[case])
     entry, problems = check_line(0, dict(zip(HEADER, record.fields)))
-    quarantined = rows(spark, by_batch.quarantine).where(
-        " AND ".join(f"{c} <=> {json.dumps(v)}" if v is not None else f"{c} IS NULL"
-                     for c, v in zip(RAW_FIELDS, record.fields))).collect()
+    quarantined = (
+        rows(spark, by_batch.quarantine)
+        .where(
+            " AND ".join(
+                f"{c} <=> {json.dumps(v)}" if v is not None else f"{c} IS NULL"
+                for c, v in zip(RAW_FIELDS, record.fields)
+            )
+        )
+        .collect()
+    )
     if quarantined:
         (row,) = quarantined
         assert entry is None and _reasons_of(problems) == set(row.reasons), problems

@@ -41,8 +41,13 @@ def assert_same_lake(spark, actual: Lake, expected: Lake, without=("source", "qu
     want = snapshot(spark, expected)
     for name, rows in snapshot(spark, actual).items():
         drop = [c for c in without if c in rows.columns]
-        assert_df_equality(rows.drop(*drop), want[name].drop(*drop), ignore_row_order=True,
-                           ignore_column_order=True, ignore_nullable=True)
+        assert_df_equality(
+            rows.drop(*drop),
+            want[name].drop(*drop),
+            ignore_row_order=True,
+            ignore_column_order=True,
+            ignore_nullable=True,
+        )
 
 
 def history(spark, lake: Lake) -> dict[str, int]:
@@ -116,7 +121,15 @@ def test_another_delta_reader_sees_the_same_columns(loaded):
     assert [f.name for f in silver.schema().fields] == list(SILVER_COLUMNS)
     assert silver.to_pyarrow_table().num_rows == summary.silver_rows
     top = deltalake.DeltaTable(lake.gold("top_products_by_season")).to_pyarrow_table()
-    assert top.column_names == ["season_year", "season", "rank", "stock_code", "description", "units_net", "revenue_net"]
+    assert top.column_names == [
+        "season_year",
+        "season",
+        "rank",
+        "stock_code",
+        "description",
+        "units_net",
+        "revenue_net",
+    ]
 
 
 def test_a_rerun_reads_nothing_and_writes_nothing(spark, aws, generated, loaded):
@@ -153,8 +166,10 @@ def test_a_new_file_is_the_only_one_read_and_a_changed_file_is_read_again(spark,
 def test_loading_days_in_two_runs_gives_the_same_lake_as_loading_all_at_once(spark, aws, generated, tmp_path, loaded):
     _, all_at_once = loaded
     lake = Lake.at(str(tmp_path / "wh"))
-    runs = [run_batch(spark, aws, os.path.join(generated, g), lake.root, progress=quiet, register=False)
-            for g in ("2010-*", "2011-*")]
+    runs = [
+        run_batch(spark, aws, os.path.join(generated, g), lake.root, progress=quiet, register=False)
+        for g in ("2010-*", "2011-*")
+    ]
     assert all(run.new_silver_rows > 0 and run.gold_rebuilt for run in runs)
     assert_same_lake(spark, lake, all_at_once, without=())
 
@@ -167,8 +182,9 @@ def test_files_as_exporters_write_them_load_like_plain_csv(spark, aws, tmp_path)
     a header-only file: one run, each line where the contract puts it."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "bom-crlf.csv").write_bytes(b"\xef\xbb\xbf" + f" invoiceno,STOCKCODE,{HEADER.split(',', 2)[2]}\r\n"
-                                         f"{GOOD}\r\n".encode())
+    (inbox / "bom-crlf.csv").write_bytes(
+        b"\xef\xbb\xbf" + f" invoiceno,STOCKCODE,{HEADER.split(',', 2)[2]}\r\n{GOOD}\r\n".encode()
+    )
     quoted = '536477,22041,"RECORD FRAME 7"" SINGLE\nSIZE",48,2010-12-01 12:27:00,2.1,16210.0,United Kingdom'
     (inbox / "quoted.csv.gz").write_bytes(gzip.compress(f"{HEADER}\n{quoted}\n".encode()))
     latin1 = "536480,22001,CAFÉ AU LAIT,6,2010-12-01 08:26:00,2.55,17850.0,France"
@@ -229,14 +245,18 @@ def test_unusable_input_paths(capsys, spark, tmp_path, make_input, words):
 @pytest.mark.parametrize(
     "content, words",
     [
-        (b"Invoice,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n1,2,3,4,5,6,7,8\n",
-         ["unexpected CSV header", "bad.csv", "InvoiceNo", "Invoice"]),
+        (
+            b"Invoice,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n1,2,3,4,5,6,7,8\n",
+            ["unexpected CSV header", "bad.csv", "InvoiceNo", "Invoice"],
+        ),
         (b"InvoiceNo,StockCode,Quantity\n1,2,3\n", ["unexpected CSV header", "bad.csv"]),
         (gzip.compress(b"\x00\x01binary"), ["unexpected CSV header", "bad.csv"]),
     ],
     ids=["renamed-column", "missing-columns", "binary-file"],
 )
-def test_a_file_with_the_wrong_header_fails_the_run_and_writes_nothing(capsys, spark, generated, tmp_path, content, words):
+def test_a_file_with_the_wrong_header_fails_the_run_and_writes_nothing(
+    capsys, spark, generated, tmp_path, content, words
+):
     data = tmp_path / "in"
     data.mkdir()
     first = sorted(os.listdir(generated))[0]
@@ -249,14 +269,27 @@ def test_a_file_with_the_wrong_header_fails_the_run_and_writes_nothing(capsys, s
 
 
 def test_broken_rows_inside_a_good_file_are_quarantined_not_fatal(capsys, spark, tmp_path):
-    rows = [GOOD, GOOD, "536366,22423,TOO FEW,6", "536367,22423,X,1,2010-12-01 09:00,1,,UK,EXTRA", '"unclosed,quote', ""]
+    rows = [
+        GOOD,
+        GOOD,
+        "536366,22423,TOO FEW,6",
+        "536367,22423,X,1,2010-12-01 09:00,1,,UK,EXTRA",
+        '"unclosed,quote',
+        "",
+    ]
     path = tmp_path / "day.csv"
     path.write_text(HEADER + "\n" + "\n".join(rows))
     summary_file = tmp_path / "s.json"
-    code, out, _ = run_cli(capsys, "batch", "--input", str(path), "--warehouse", str(tmp_path / "wh"),
-                           "--summary-json", str(summary_file))
+    code, out, _ = run_cli(
+        capsys, "batch", "--input", str(path), "--warehouse", str(tmp_path / "wh"), "--summary-json", str(summary_file)
+    )
     assert code == 0
     summary = json.loads(summary_file.read_text())
-    assert (summary["raw_rows"], summary["silver_rows"], summary["duplicates_dropped"], summary["quarantined_rows"]) == (5, 1, 1, 3)
+    assert (
+        summary["raw_rows"],
+        summary["silver_rows"],
+        summary["duplicates_dropped"],
+        summary["quarantined_rows"],
+    ) == (5, 1, 1, 3)
     assert summary["reconciles"] and summary["quarantine_reasons"]["malformed_record"] == 3
     assert "read = kept + duplicates + quarantined: ok" in out

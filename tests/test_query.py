@@ -16,17 +16,22 @@ def test_tables_are_queried_by_name_in_every_format(spark, capsys, loaded):
     code, out, _ = sql(capsys, lake, "SELECT count(*) AS n FROM order_lines", "--format", "json")
     assert code == 0 and json.loads(out) == {"n": summary.silver_rows}
     december = spark.read.format("delta").load(lake.gold("revenue_monthly")).where("year = 2010 AND month = 12").first()
-    code, out, _ = sql(capsys, lake, "SELECT year, month, orders FROM revenue_monthly ORDER BY year, month LIMIT 2",
-                       "--format", "csv")
+    code, out, _ = sql(
+        capsys, lake, "SELECT year, month, orders FROM revenue_monthly ORDER BY year, month LIMIT 2", "--format", "csv"
+    )
     assert code == 0 and out.splitlines()[0] == "year,month,orders"
     assert out.splitlines()[1] == f"2010,12,{december.orders}" and len(out.splitlines()) == 3
-    code, out, _ = sql(capsys, lake, "SELECT season, count(*) AS n FROM top_products_by_season GROUP BY season ORDER BY season")
+    code, out, _ = sql(
+        capsys, lake, "SELECT season, count(*) AS n FROM top_products_by_season GROUP BY season ORDER BY season"
+    )
     assert code == 0 and out.splitlines()[0].split() == ["season", "|", "n"] and out.strip().endswith("(4 rows)")
 
 
 def test_money_sums_are_exact_across_tables(capsys, loaded):
     _, lake = loaded
-    query = ("SELECT (SELECT sum(net_revenue) FROM revenue_quarterly) = (SELECT sum(line_amount) FROM order_lines) AS same")
+    query = (
+        "SELECT (SELECT sum(net_revenue) FROM revenue_quarterly) = (SELECT sum(line_amount) FROM order_lines) AS same"
+    )
     assert json.loads(sql(capsys, lake, query, "--format", "json")[1]) == {"same": True}
 
 
@@ -36,7 +41,9 @@ def test_an_unknown_table_or_a_bad_query_is_one_clear_line(capsys, loaded):
     assert code == 2 and err.strip().splitlines() == [err.strip()]
     assert "sales" in err and "the tables are:" in err and "revenue_monthly" in err
     code, _, err = sql(capsys, lake, "SELEC 1")
-    assert code == 2 and err.startswith("ecom-etl: error: SQL syntax error") and err.strip().splitlines() == [err.strip()]
+    assert (
+        code == 2 and err.startswith("ecom-etl: error: SQL syntax error") and err.strip().splitlines() == [err.strip()]
+    )
 
 
 def test_several_queries_run_in_one_spark(capsys, loaded):

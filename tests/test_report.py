@@ -11,9 +11,15 @@ import pytest
 from ecom_etl.report import collect, money, render, write_report
 from ecom_etl.storage import Storage
 
-TITLES = ("Monthly revenue: net, gross and returns", "Quarterly revenue: net, gross and returns",
-          "Weekly net revenue", "Top 10 products per season", "Net revenue by country",
-          "Orders by customer identity", "Quarantined rows by reason")
+TITLES = (
+    "Monthly revenue: net, gross and returns",
+    "Quarterly revenue: net, gross and returns",
+    "Weekly net revenue",
+    "Top 10 products per season",
+    "Net revenue by country",
+    "Orders by customer identity",
+    "Quarantined rows by reason",
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +58,20 @@ def chromium() -> str:
 
 
 def headless(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--virtual-time-budget=10000", *args], capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--virtual-time-budget=10000",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_chromium_draws_every_chart(spark, aws, loaded, tmp_path):

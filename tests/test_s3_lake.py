@@ -41,8 +41,13 @@ def deltalake_rows(aws, uri: str) -> list[tuple]:
     """Every row of a Delta table on the emulator's S3, read by another Delta reader (delta-rs)."""
     import deltalake
 
-    options = {"AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_ACCESS_KEY_ID": aws.credentials[0],
-               "AWS_SECRET_ACCESS_KEY": aws.credentials[1], "AWS_REGION": aws.region, "AWS_ALLOW_HTTP": "true"}
+    options = {
+        "AWS_ENDPOINT_URL": aws.endpoint_url,
+        "AWS_ACCESS_KEY_ID": aws.credentials[0],
+        "AWS_SECRET_ACCESS_KEY": aws.credentials[1],
+        "AWS_REGION": aws.region,
+        "AWS_ALLOW_HTTP": "true",
+    }
     table = deltalake.DeltaTable(uri, storage_options=options).to_pyarrow_table()
     drop = [c for c in ("source", "quarantine_id", "ingested_at") if c in table.column_names]
     return sorted(tuple(map(_wall_clock, row.values())) for row in table.drop_columns(drop).to_pylist())
@@ -59,7 +64,9 @@ def spark_rows(spark, path: str) -> list[tuple]:
     return sorted(tuple(r) for r in frame.collect())
 
 
-def test_a_batch_run_on_s3_gives_the_tables_of_the_same_run_on_folders(capsys, spark, aws, generated, buckets, tmp_path):
+def test_a_batch_run_on_s3_gives_the_tables_of_the_same_run_on_folders(
+    capsys, spark, aws, generated, buckets, tmp_path
+):
     raw, lake_bucket = buckets
     days = sorted(os.path.join(generated, n) for n in os.listdir(generated))[:DAYS]
     upload(aws, days, raw, "orders/ingest_date=2026-11-30")
@@ -73,13 +80,21 @@ def test_a_batch_run_on_s3_gives_the_tables_of_the_same_run_on_folders(capsys, s
     assert {t["StorageDescriptor"]["Location"] for t in tables} == set(on_s3.tables().values())
 
     # A new object is the only one the next run reads; ecom-etl sql and report read the S3 lake.
-    upload(aws, [sorted(os.path.join(generated, n) for n in os.listdir(generated))[DAYS]], raw,
-           "orders/ingest_date=2026-12-01")
+    upload(
+        aws,
+        [sorted(os.path.join(generated, n) for n in os.listdir(generated))[DAYS]],
+        raw,
+        "orders/ingest_date=2026-12-01",
+    )
     again = run_batch(spark, aws, f"s3://{raw}/orders/", on_s3.root, database="s3lake", progress=quiet)
     assert (again.files_new, again.files_skipped) == (1, DAYS)
     endpoint = ["--endpoint-url", aws.endpoint_url]
-    assert cli.main(["sql", "SELECT count(*) AS n FROM order_lines", "--warehouse", on_s3.root, "--format", "csv",
-                     *endpoint]) == 0
+    assert (
+        cli.main(
+            ["sql", "SELECT count(*) AS n FROM order_lines", "--warehouse", on_s3.root, "--format", "csv", *endpoint]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines() == ["n", str(summary.silver_rows + again.new_silver_rows)]
     assert cli.main(["report", "--warehouse", on_s3.root, "--out", str(tmp_path / "r.html"), *endpoint]) == 0
 
@@ -102,7 +117,7 @@ def test_two_writers_claiming_one_commit_one_wins_and_the_other_is_told(spark, a
         try:
             store.write(path, actions.iterator(), False, conf)
             outcomes.append(f"won:{writer}")
-        except Exception as exc:  # noqa: BLE001 - the loser's error is the point
+        except Exception as exc:
             outcomes.append("lost:FileAlreadyExists" if "FileAlreadyExistsException" in str(exc) else f"error:{exc}")
 
     threads = [threading.Thread(target=commit, args=(w,)) for w in ("a", "b")]
@@ -127,28 +142,46 @@ def local_run(spark, aws, files: list[str], tmp_path) -> Lake:
     return lake
 
 
-def test_the_batch_and_stream_jobs_write_one_s3_silver_at_once_and_lose_nothing(spark, aws, generated, buckets,
-                                                                                tmp_path):
+def test_the_batch_and_stream_jobs_write_one_s3_silver_at_once_and_lose_nothing(
+    spark, aws, generated, buckets, tmp_path
+):
     """A batch run (its own driver, a subprocess) and the stream job commit to the same tables at
     the same time, twice: silver's history has no gap, and it holds exactly the lines of both
     inputs, as read by another Delta reader (delta-rs)."""
     raw, lake_bucket = buckets
     lake = Lake(f"s3://{lake_bucket}/shared-{uuid.uuid4().hex[:6]}")
-    stream = aws.named(stream=f"orders-{uuid.uuid4().hex[:8]}", customers_table=f"c-{uuid.uuid4().hex[:8]}",
-                       invoices_table=f"i-{uuid.uuid4().hex[:8]}")
+    stream = aws.named(
+        stream=f"orders-{uuid.uuid4().hex[:8]}",
+        customers_table=f"c-{uuid.uuid4().hex[:8]}",
+        invoices_table=f"i-{uuid.uuid4().hex[:8]}",
+    )
     emulator.create_resources(stream, shards=1, buckets=())
     days = sorted(os.path.join(generated, n) for n in os.listdir(generated))[40:60]
     for round_ in range(2):
-        batch_days, stream_days = days[10 * round_: 10 * round_ + 5], days[10 * round_ + 5: 10 * round_ + 10]
+        batch_days, stream_days = days[10 * round_ : 10 * round_ + 5], days[10 * round_ + 5 : 10 * round_ + 10]
         upload(aws, batch_days, raw, f"shared/round-{round_}")
         for day in stream_days:
             produce(stream, file_records(Storage(stream), day))
         batch = subprocess.Popen(
-            [sys.executable, "-m", "ecom_etl.cli", "batch", "--input", f"s3://{raw}/shared/round-{round_}/",
-             "--warehouse", lake.root, "--endpoint-url", aws.endpoint_url],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        run_stream(spark, stream, lake, f"{lake.root}/_checkpoints/s", 0.1, max_records=25, stop_when_idle=True,
-                   progress=quiet)
+            [
+                sys.executable,
+                "-m",
+                "ecom_etl.cli",
+                "batch",
+                "--input",
+                f"s3://{raw}/shared/round-{round_}/",
+                "--warehouse",
+                lake.root,
+                "--endpoint-url",
+                aws.endpoint_url,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        run_stream(
+            spark, stream, lake, f"{lake.root}/_checkpoints/s", 0.1, max_records=25, stop_when_idle=True, progress=quiet
+        )
         output, _ = batch.communicate(timeout=600)
         assert batch.returncode == 0, output[-3000:]
     versions = sorted(r.version for r in spark.sql(f"DESCRIBE HISTORY delta.`{lake.silver}`").collect())

@@ -35,8 +35,9 @@ def quiet(_: str) -> None:
 def names(aws) -> Settings:
     """Fresh resources per test: the emulator slows down as one stream grows."""
     suffix = uuid.uuid4().hex[:8]
-    settings = aws.named(stream=f"orders-{suffix}", customers_table=f"customers-{suffix}",
-                         invoices_table=f"invoices-{suffix}")
+    settings = aws.named(
+        stream=f"orders-{suffix}", customers_table=f"customers-{suffix}", invoices_table=f"invoices-{suffix}"
+    )
     emulator.create_resources(settings, shards=2, buckets=())
     return settings
 
@@ -69,11 +70,30 @@ def scan_count(settings: Settings, table: str) -> int:
 
 def stream_job(settings: Settings, warehouse: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "ecom_etl.cli", "stream", "--endpoint-url", settings.endpoint_url,
-         "--stream", settings.stream, "--customers-table", settings.customers_table,
-         "--invoices-table", settings.invoices_table, "--warehouse", warehouse,
-         "--trigger", "200ms", "--max-records", "8000", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ecom_etl.cli",
+            "stream",
+            "--endpoint-url",
+            settings.endpoint_url,
+            "--stream",
+            settings.stream,
+            "--customers-table",
+            settings.customers_table,
+            "--invoices-table",
+            settings.invoices_table,
+            "--warehouse",
+            warehouse,
+            "--trigger",
+            "200ms",
+            "--max-records",
+            "8000",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -132,14 +152,20 @@ def test_a_replayed_batch_writes_nothing_twice(spark, names, tmp_path):
 
     lake = Lake.at(str(tmp_path / "wh"))
     line = b"1,A,X,2,2011-01-01 10:00,1.25,17850.0,UK"
-    records = spark.createDataFrame([(json.dumps({"csv": line.decode()}).encode(), "kinesis:s/0/1"),
-                                     (b"{broken", "kinesis:s/0/2")], "payload binary, source string")
+    records = spark.createDataFrame(
+        [(json.dumps({"csv": line.decode()}).encode(), "kinesis:s/0/1"), (b"{broken", "kinesis:s/0/2")],
+        "payload binary, source string",
+    )
     first = process_batch(spark, records, 0, lake, names, "test-app")
-    versions = {t: spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for t, p in (("s", lake.silver), ("q", lake.quarantine))}
+    versions = {
+        t: spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for t, p in (("s", lake.silver), ("q", lake.quarantine))
+    }
     again = process_batch(spark, records, 0, lake, names, "test-app")
     assert (first.new_silver_rows, first.new_quarantined_rows, first.mismatches()) == (1, 1, [])
     assert (again.new_silver_rows, again.new_quarantined_rows, again.mismatches()) == (0, 0, [])
-    assert {t: spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for t, p in (("s", lake.silver), ("q", lake.quarantine))} == versions
+    assert {
+        t: spark.sql(f"DESCRIBE HISTORY delta.`{p}`").count() for t, p in (("s", lake.silver), ("q", lake.quarantine))
+    } == versions
     (row,) = spark.read.format("delta").load(lake.silver).collect()
     assert (row.customer_id, str(row.unit_price), row.quantity) == ("17850", "1.250", 2)
     assert scan_count(names, names.invoices_table) == 1 and scan_count(names, names.customers_table) == 1
@@ -147,8 +173,12 @@ def test_a_replayed_batch_writes_nothing_twice(spark, names, tmp_path):
 
 def test_a_customer_item_ends_as_the_invoices_earliest_line_in_any_order(names):
     def line(minute: int, country: str) -> dict:
-        return {"customer_id": "17850", "invoice_no": "536365", "invoice_ts": datetime(2010, 12, 1, 8, minute),
-                "country": country}
+        return {
+            "customer_id": "17850",
+            "invoice_no": "536365",
+            "invoice_ts": datetime(2010, 12, 1, 8, minute),
+            "country": country,
+        }
 
     early, tie, late = line(26, "United Kingdom"), line(26, "France"), line(27, "EIRE")
     for order in ([late, early, tie], [tie, late, early, late]):  # a later batch, a replay, a tie on time
@@ -157,7 +187,8 @@ def test_a_customer_item_ends_as_the_invoices_earliest_line_in_any_order(names):
         for batch in order:
             assert dynamo.put_customers(table, [batch]) == 1
         assert dynamo.query(table, table.customers_table, "CustomerID", "17850") == [
-            {"CustomerID": "17850", "InvoiceNo": "536365", "InvoiceDate": "2010-12-01 08:26:00", "Country": "France"}]
+            {"CustomerID": "17850", "InvoiceNo": "536365", "InvoiceDate": "2010-12-01 08:26:00", "Country": "France"}
+        ]
 
 
 def test_a_checkpoint_of_a_recreated_stream_is_refused_until_reset(spark, names, tmp_path):
@@ -182,7 +213,10 @@ def test_one_oversized_line_among_good_ones_is_quarantined_and_the_job_goes_on(s
     batch; now it is quarantined with its reason and every other line reaches silver and DynamoDB."""
     good = [f"{600000 + i},85123A,WHITE HEART,1,2011-01-01 10:00,2.55,17850.0,UK" for i in range(1000)]
     poison = "9" * 3000 + ",85123A,WHITE HEART,1,2011-01-01 10:00,2.55,17850.0,UK"
-    entries = [{"Data": json.dumps({"csv": line}).encode(), "PartitionKey": line[:10]} for line in good[:500] + [poison] + good[500:]]
+    entries = [
+        {"Data": json.dumps({"csv": line}).encode(), "PartitionKey": line[:10]}
+        for line in good[:500] + [poison] + good[500:]
+    ]
     produce(names, entries)
     lake = Lake.at(str(tmp_path / "wh"))
     run_stream(spark, names, lake, str(tmp_path / "cp"), 0.1, max_records=400, stop_when_idle=True, progress=quiet)

@@ -12,6 +12,7 @@ from ecom_etl.cli import (
     generate,
     gold,
     local,
+    maintain,
     produce,
     report,
     serve,
@@ -22,7 +23,7 @@ from ecom_etl.cli import (
 from ecom_etl.errors import EtlInputError, first_line
 from ecom_etl.settings import debug_enabled
 
-COMMANDS = (batch, generate, stream, produce, serve, gold, sql, report, demo, local, deploy, setup_spark)
+COMMANDS = (batch, generate, stream, produce, serve, gold, maintain, sql, report, demo, local, deploy, setup_spark)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         print("ecom-etl: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # Spark/Java failures: one line, not a stack trace
-        print(f"ecom-etl: error: {type(exc).__name__}: {first_line(str(exc))} "
-              "(set ECOM_ETL_DEBUG=1 for the full trace)", file=sys.stderr)
+        print(
+            f"ecom-etl: error: {type(exc).__name__}: {first_line(str(exc))} (set ECOM_ETL_DEBUG=1 for the full trace)",
+            file=sys.stderr,
+        )
         if debug_enabled():
             raise
         return 1

@@ -12,7 +12,8 @@ HELP = "raw CSV -> silver, quarantine and gold Delta tables"
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "batch", help=HELP,
+        "batch",
+        help=HELP,
         description="Clean raw order-line files (CSV, gzipped CSV, or the stream's archive) into the lake's "
         "Delta tables: silver/order_lines, quarantine/order_lines and gold/*. Only files not loaded before are "
         "read (the lake keeps a log of them); a rerun of the same input writes nothing. The gold tables are "
@@ -21,9 +22,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         epilog="example: ecom-etl batch --input s3://ecom-raw/orders/ --warehouse s3://ecom-lake/lake "
         "--endpoint-url http://127.0.0.1:4566",
     )
-    p.add_argument("--input", help="a file, a directory (every file under it) or a glob; a local path, file:// "
-                   f"or s3:// (default: the built-in generated data in {common.BUILTIN_DATA}/, made on first use)")
-    p.add_argument("--warehouse", default="warehouse", help="lake root, a directory or s3:// URI (default: %(default)s)")
+    p.add_argument(
+        "--input",
+        help="a file, a directory (every file under it) or a glob; a local path, file:// "
+        f"or s3:// (default: the built-in generated data in {common.BUILTIN_DATA}/, made on first use)",
+    )
+    p.add_argument(
+        "--warehouse", default="warehouse", help="lake root, a directory or s3:// URI (default: %(default)s)"
+    )
     p.add_argument("--database", default="ecom", help="catalog database of the tables (default: %(default)s)")
     p.add_argument("--summary-json", metavar="PATH", help="also write the run summary as JSON to PATH (local or s3://)")
     p.add_argument("--full-refresh", action="store_true", help="read every input file, also those loaded before")
@@ -64,8 +70,15 @@ def run(args: argparse.Namespace) -> int:
         find_input(Storage(settings), args.input)  # before Spark starts: a wrong path fails at once
     spark = common.session(settings, "ecom-etl batch")
     input_path = args.input or common.builtin_data(spark)
-    summary = run_batch(spark, settings, input_path, args.warehouse, args.database, full_refresh=args.full_refresh,
-                        register=bool(settings.endpoint_url))
+    summary = run_batch(
+        spark,
+        settings,
+        input_path,
+        args.warehouse,
+        args.database,
+        full_refresh=args.full_refresh,
+        register=bool(settings.endpoint_url),
+    )
     print(format_summary(summary))
     if args.summary_json:
         Storage(settings).write_text(args.summary_json, json.dumps(summary.to_dict(), indent=2, default=str))

@@ -17,8 +17,10 @@ BUILTIN_SEED = 42
 
 
 def add_aws_options(parser: argparse.ArgumentParser, names: bool = True) -> None:
-    parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local emulator http://127.0.0.1:4566 "
-                        "(default: $AWS_ENDPOINT_URL, else AWS)")
+    parser.add_argument(
+        "--endpoint-url",
+        help="AWS endpoint, e.g. the local emulator http://127.0.0.1:4566 (default: $AWS_ENDPOINT_URL, else AWS)",
+    )
     parser.add_argument("--region", help="AWS region (default: $AWS_REGION / $AWS_DEFAULT_REGION, else us-east-1)")
     if names:
         default = Settings()
@@ -30,8 +32,10 @@ def add_aws_options(parser: argparse.ArgumentParser, names: bool = True) -> None
 def settings(args: argparse.Namespace) -> Settings:
     """The run's Settings: the options given, else the environment, else the template's names."""
     return Settings.from_environment(
-        endpoint_url=getattr(args, "endpoint_url", None), region=getattr(args, "region", None),
-        stream=getattr(args, "stream", None), customers_table=getattr(args, "customers_table", None),
+        endpoint_url=getattr(args, "endpoint_url", None),
+        region=getattr(args, "region", None),
+        stream=getattr(args, "stream", None),
+        customers_table=getattr(args, "customers_table", None),
         invoices_table=getattr(args, "invoices_table", None),
     )
 
@@ -65,8 +69,10 @@ def generate(spark, rows: int, out: str, seed: int, first_invoice: int | None = 
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
     files = write_csv_by_day(spark, rows, out, seed, first_invoice or FIRST_INVOICE)
-    progress(f"wrote {rows:,} order lines (plus ≈1 % duplicates) in {len(files)} files to {out} "
-             f"in {time.perf_counter() - start:.1f}s")
+    progress(
+        f"wrote {rows:,} order lines (plus ≈1 % duplicates) in {len(files)} files to {out} "
+        f"in {time.perf_counter() - start:.1f}s"
+    )
     return files
 
 

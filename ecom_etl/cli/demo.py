@@ -9,7 +9,8 @@ from ecom_etl.cli import common
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "demo", help="the whole platform locally: emulator, batch, stream, dashboard, API",
+        "demo",
+        help="the whole platform locally: emulator, batch, stream, dashboard, API",
         description="Start the local AWS emulator, run the batch job on the built-in data, POST a slice of new "
         "order lines to the API and stream them through Kinesis and the streaming job, write the dashboard, "
         "then keep the API and the streaming job running until Ctrl-C (`make demo`, `make demo-stop`).",

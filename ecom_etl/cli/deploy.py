@@ -9,7 +9,8 @@ from ecom_etl.cli import common
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "deploy", help="deploy the platform's CloudFormation stacks (or --destroy them)",
+        "deploy",
+        help="deploy the platform's CloudFormation stacks (or --destroy them)",
         description="Build the ecom_etl wheel, create or update stack NAME-artifacts (the code bucket), upload "
         "the wheel and jobs/*.py into it, then create or update stack NAME from "
         "infra/cloudformation/platform.yaml through a change set and print its outputs. --destroy deletes "
@@ -30,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     poll = 0.5 if settings.endpoint_url else 5.0
     if args.destroy:
         kept = destroy(settings, args.stack, common.progress, poll)
+        if kept is None:
+            print(f"no stack {args.stack} or {args.stack}-artifacts: nothing to delete")
+            return 0
         print(f"deleted stacks {args.stack} and {args.stack}-artifacts")
         for resource in kept:
             print(f"kept (DeletionPolicy Retain): {resource}")

@@ -10,7 +10,8 @@ from ecom_etl.errors import EtlInputError
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "generate", help="write synthetic order lines, one CSV per day",
+        "generate",
+        help="write synthetic order lines, one CSV per day",
         description="Write realistic synthetic order lines (missing customers, cancellations, zero prices, "
         "exact duplicates, both date formats, a few broken rows, seasonality) as OUT/<day>.csv. "
         "The same seed always gives the same files.",

@@ -9,11 +9,14 @@ from ecom_etl.cli import common
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "gold", help="rebuild the gold tables that are behind silver (the scheduled gold job)",
+        "gold",
+        help="rebuild the gold tables that are behind silver (the scheduled gold job)",
         description="Rebuild every gold table whose recorded silver version is not silver's current one (or that "
         "is missing), from that one version of silver. Nothing to do when all are up to date.",
     )
-    p.add_argument("--warehouse", default="warehouse", help="lake root, a directory or s3:// URI (default: %(default)s)")
+    p.add_argument(
+        "--warehouse", default="warehouse", help="lake root, a directory or s3:// URI (default: %(default)s)"
+    )
     common.add_aws_options(p, names=False)
     p.set_defaults(run=run)
 

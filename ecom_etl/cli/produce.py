@@ -10,7 +10,8 @@ from ecom_etl.cli import common
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "produce", help="replay order lines from CSV files onto the stream",
+        "produce",
+        help="replay order lines from CSV files onto the stream",
         description="Send each record of a CSV file, directory or glob (local or s3://, plain or gzipped) to the "
         "stream exactly as written, one Kinesis record each (partition key InvoiceNo), PutRecords ≤ 500 a call, "
         "refused entries sent again. The files are read as the batch job reads them: a bad header sends nothing.",

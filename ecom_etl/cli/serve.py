@@ -9,7 +9,8 @@ from ecom_etl.cli import common
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "serve", help="serve the order API on 127.0.0.1 (the Lambda handlers)",
+        "serve",
+        help="serve the order API on 127.0.0.1 (the Lambda handlers)",
         description="POST /orders, GET /customers/{id}/invoices, GET /invoices/{invoice_no}: the same Lambda "
         "handlers as on AWS, called with API Gateway proxy events.",
     )

@@ -9,7 +9,8 @@ from ecom_etl.cli import common
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "setup-spark", help="configure the local Spark install for spark-submit (Delta, S3, UTC)",
+        "setup-spark",
+        help="configure the local Spark install for spark-submit (Delta, S3, UTC)",
         description="Resolve the Delta and S3 jars, build the Delta log store for S3 tables written by several "
         "jobs (java/, needs a JDK) and write $SPARK_HOME/conf/spark-defaults.conf so that `spark-submit jobs/*.py` "
         "runs with Delta, S3A for s3:// paths and the UTC session time zone, as the jobs do on Glue. "

@@ -9,13 +9,16 @@ from ecom_etl.cli import common
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "sql", help="ad-hoc SQL over the lake tables (like Athena)",
+        "sql",
+        help="ad-hoc SQL over the lake tables (like Athena)",
         description="Run Spark SQL queries over the lake. The tables are named as in the catalog: order_lines, "
         "quarantine_order_lines, revenue_daily, revenue_weekly, revenue_monthly, revenue_quarterly, "
         "top_products_by_season. Several queries run in one Spark.",
     )
     p.add_argument("query", nargs="+", help='a query, e.g. "SELECT * FROM revenue_monthly ORDER BY year, month"')
-    p.add_argument("--warehouse", default="warehouse", help="lake root, a directory or s3:// URI (default: %(default)s)")
+    p.add_argument(
+        "--warehouse", default="warehouse", help="lake root, a directory or s3:// URI (default: %(default)s)"
+    )
     p.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output (default: %(default)s)")
     p.add_argument("--limit", type=int, default=1000, help="rows shown at most (default: %(default)s)")
     common.add_aws_options(p, names=False)

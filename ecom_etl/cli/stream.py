@@ -9,19 +9,27 @@ from ecom_etl.cli import common
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "stream", help="run the streaming job locally: Kinesis -> silver, quarantine, DynamoDB, gold",
+        "stream",
+        help="run the streaming job locally: Kinesis -> silver, quarantine, DynamoDB, gold",
         description="Read the Kinesis stream shard by shard in micro-batches and write each through the batch "
         "job's cleaning into the lake and the DynamoDB tables; rebuild gold when silver has changed, at most every "
         "--gold-every. Stops on Ctrl-C; a restart resumes from the checkpoint, writing nothing twice. A checkpoint "
         "belongs to one stream: against a recreated stream the job stops and says how to start over.",
     )
     common.add_aws_options(p)
-    p.add_argument("--warehouse", default="warehouse", help="lake root, a directory or s3:// URI (default: %(default)s)")
+    p.add_argument(
+        "--warehouse", default="warehouse", help="lake root, a directory or s3:// URI (default: %(default)s)"
+    )
     p.add_argument("--checkpoint", help="offset and commit logs (default: WAREHOUSE/_checkpoints/STREAM)")
-    p.add_argument("--reset-checkpoint", action="store_true",
-                   help="delete the checkpoint first and read the stream from its oldest record")
+    p.add_argument(
+        "--reset-checkpoint",
+        action="store_true",
+        help="delete the checkpoint first and read the stream from its oldest record",
+    )
     p.add_argument("--trigger", default="5s", help="micro-batch interval, e.g. 5s, 500ms (default: %(default)s)")
-    p.add_argument("--max-records", type=int, default=10_000, help="records per micro-batch at most (default: %(default)s)")
+    p.add_argument(
+        "--max-records", type=int, default=10_000, help="records per micro-batch at most (default: %(default)s)"
+    )
     p.add_argument("--gold-every", default="5m", help="rebuild gold at most this often (default: %(default)s)")
     p.add_argument("--stop-when-idle", action="store_true", help="exit once a trigger finds no new records")
     p.set_defaults(run=run)
@@ -36,8 +44,19 @@ def run(args: argparse.Namespace) -> int:
     lake = Lake.at(args.warehouse)
     checkpoint = args.checkpoint or lake.checkpoint(settings.stream)
     spark = common.session(settings, "ecom-etl stream")
-    common.progress(f"streaming {settings.stream} into {lake.root} every {trigger:g}s (checkpoint {checkpoint}); "
-                    "Ctrl-C stops")
-    run_stream(spark, settings, lake, checkpoint, trigger, args.max_records, args.stop_when_idle, common.progress,
-               gold_every, args.reset_checkpoint)
+    common.progress(
+        f"streaming {settings.stream} into {lake.root} every {trigger:g}s (checkpoint {checkpoint}); Ctrl-C stops"
+    )
+    run_stream(
+        spark,
+        settings,
+        lake,
+        checkpoint,
+        trigger,
+        args.max_records,
+        args.stop_when_idle,
+        common.progress,
+        gold_every,
+        args.reset_checkpoint,
+    )
     return 0

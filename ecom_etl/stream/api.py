@@ -18,9 +18,9 @@ import logging
 import uuid
 from decimal import Decimal
 
-from ecom_etl.stream.post_body import MAX_BODY_BYTES, parse_orders
 from ecom_etl.settings import Settings
 from ecom_etl.stream import dynamo
+from ecom_etl.stream.post_body import MAX_BODY_BYTES, parse_orders
 from ecom_etl.stream.producer import put_records
 
 log = logging.getLogger("ecom_etl.api")
@@ -50,8 +50,11 @@ def _json_default(value):
 
 
 def _request_id(event: dict, context) -> str:
-    return getattr(context, "aws_request_id", None) or (event.get("requestContext") or {}).get("requestId") \
+    return (
+        getattr(context, "aws_request_id", None)
+        or (event.get("requestContext") or {}).get("requestId")
         or uuid.uuid4().hex
+    )
 
 
 def _body(event: dict) -> bytes:
@@ -69,7 +72,7 @@ def post_orders(event: dict, context=None, settings: Settings | None = None) -> 
         return response(400, {"problems": problems, "request_id": request_id})
     try:
         for start in range(0, len(entries), 500):
-            put_records(settings, entries[start:start + 500])
+            put_records(settings, entries[start : start + 500])
     except Exception:  # the client retries; exact duplicates collapse in silver
         log.exception(json.dumps({"request_id": request_id, "error": "could not put records"}))
         return response(503, {"message": "could not queue the order lines, try again", "request_id": request_id})
@@ -100,8 +103,10 @@ def get_customer_invoices(event: dict, context=None, settings: Settings | None =
         items = dynamo.query(settings, settings.customers_table, "CustomerID", customer)
         if not items:
             return response(404, {"message": f"no invoices for customer {customer}"})
-        invoices = sorted(({"InvoiceNo": i["InvoiceNo"], "InvoiceDate": i["InvoiceDate"], "Country": i["Country"]}
-                           for i in items), key=lambda i: (i["InvoiceDate"], i["InvoiceNo"]))
+        invoices = sorted(
+            ({"InvoiceNo": i["InvoiceNo"], "InvoiceDate": i["InvoiceDate"], "Country": i["Country"]} for i in items),
+            key=lambda i: (i["InvoiceDate"], i["InvoiceNo"]),
+        )
         return response(200, {"CustomerID": customer, "invoices": invoices})
 
     return _read(event, context, read)

@@ -50,8 +50,10 @@ def bind(settings: Settings, storage: Storage, checkpoint: str, reset: bool = Fa
     found = storage.read_text(path)
     if found is None:
         if storage.names(checkpoint):
-            raise EtlInputError(f"checkpoint {checkpoint} was not made by this job version (no {IDENTITY}); "
-                                "start over with --reset-checkpoint")
+            raise EtlInputError(
+                f"checkpoint {checkpoint} was not made by this job version (no {IDENTITY}); "
+                "start over with --reset-checkpoint"
+            )
         identity = StreamIdentity(settings.stream, arn, created, uuid.uuid4().hex)
         storage.write_text(path, json.dumps(asdict(identity), indent=2))
         return identity
@@ -60,5 +62,6 @@ def bind(settings: Settings, storage: Storage, checkpoint: str, reset: bool = Fa
         raise EtlInputError(
             f"checkpoint {checkpoint} belongs to stream {identity.arn} created {identity.created}, not to "
             f"{arn} created {created}; its offsets mean nothing here. Start over from the stream's oldest "
-            "record with --reset-checkpoint (the lake keeps what was written; rewrites are skipped)")
+            "record with --reset-checkpoint (the lake keeps what was written; rewrites are skipped)"
+        )
     return identity

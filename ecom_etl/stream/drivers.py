@@ -62,8 +62,11 @@ class AdapterDriver:
 
 def _idle(status: dict) -> bool:
     """A trigger ran and found nothing new (Spark's own status words)."""
-    return (not status["isDataAvailable"] and not status["isTriggerActive"]
-            and status["message"] == "Waiting for data to arrive")
+    return (
+        not status["isDataAvailable"]
+        and not status["isTriggerActive"]
+        and status["message"] == "Waiting for data to arrive"
+    )
 
 
 @dataclass
@@ -113,18 +116,27 @@ class GlueDriver:
     checkpoint: str
     window_size: str
     starting_position: str = "TRIM_HORIZON"
-    options: dict[str, str] = field(default_factory=lambda: {
-        "emitConsumerLagMetrics": "true",  # glue.driver.streaming.maxConsumerLagInMs, for the lag alarm
-        "avoidEmptyBatches": "true",  # no micro-batch (and no Delta commit attempt) for nothing
-    })
+    options: dict[str, str] = field(
+        default_factory=lambda: {
+            "emitConsumerLagMetrics": "true",  # glue.driver.streaming.maxConsumerLagInMs, for the lag alarm
+            "avoidEmptyBatches": "true",  # no micro-batch (and no Delta commit attempt) for nothing
+        }
+    )
 
     def connection_options(self) -> dict[str, str]:
-        return {"streamARN": self.stream_arn, "startingPosition": self.starting_position,
-                "classification": "json", "inferSchema": "false", "schema": GLUE_RECORD_DDL, **self.options}
+        return {
+            "streamARN": self.stream_arn,
+            "startingPosition": self.starting_position,
+            "classification": "json",
+            "inferSchema": "false",
+            "schema": GLUE_RECORD_DDL,
+            **self.options,
+        }
 
     def run(self, handle: Handle, stop_when_idle: bool = False, stopped: threading.Event | None = None) -> int:
         frame = self.glue_context.create_data_frame.from_options(
-            connection_type="kinesis", connection_options=self.connection_options())
+            connection_type="kinesis", connection_options=self.connection_options()
+        )
         done = 0
 
         def each(records: DataFrame, batch_id: int) -> None:
@@ -132,13 +144,17 @@ class GlueDriver:
             handle(glue_payloads(records, self.settings.stream, batch_id), batch_id)
             done += 1
 
-        self.glue_context.forEachBatch(frame=frame, batch_function=each,
-                                       options={"windowSize": self.window_size, "checkpointLocation": self.checkpoint})
+        self.glue_context.forEachBatch(
+            frame=frame,
+            batch_function=each,
+            options={"windowSize": self.window_size, "checkpointLocation": self.checkpoint},
+        )
         return done
 
 
-def local_driver(spark: SparkSession, settings: Settings, storage: Storage, checkpoint: str,
-                 trigger_seconds: float, max_records: int) -> StreamDriver:
+def local_driver(
+    spark: SparkSession, settings: Settings, storage: Storage, checkpoint: str, trigger_seconds: float, max_records: int
+) -> StreamDriver:
     """The driver of this Spark: Spark's own streaming query on Spark 4, the adapter on 3.5."""
     if has_streaming_data_sources():
         return DataSourceDriver(spark, settings, checkpoint, trigger_seconds, max_records)

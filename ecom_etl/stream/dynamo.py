@@ -36,8 +36,14 @@ WRITERS = 8  # calls in flight: DynamoDB answers in parallel, each call mostly w
 def line_key(line: dict) -> str:
     """The invoice table's sort key: stock code plus a hash of the eight cleaned fields."""
     fields = (
-        line["invoice_no"], line["stock_code"], line["description"], str(line["quantity"]),
-        line["invoice_ts"].isoformat(sep=" "), f"{line['unit_price']:.3f}", line["customer_id"], line["country"],
+        line["invoice_no"],
+        line["stock_code"],
+        line["description"],
+        str(line["quantity"]),
+        line["invoice_ts"].isoformat(sep=" "),
+        f"{line['unit_price']:.3f}",
+        line["customer_id"],
+        line["country"],
     )
     digest = hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:12]
     return f"{line['stock_code']}#{digest}"
@@ -102,11 +108,16 @@ def put_customers(settings: Settings, lines: Iterable[dict]) -> int:
     def put(part: list) -> None:
         table = settings.resource("dynamodb").Table(settings.customers_table)
         for (customer, invoice), (ts, country) in part:
-            earlier = Attr("InvoiceDate").not_exists() | Attr("InvoiceDate").gt(ts) | (
-                Attr("InvoiceDate").eq(ts) & Attr("Country").gt(country))
+            earlier = (
+                Attr("InvoiceDate").not_exists()
+                | Attr("InvoiceDate").gt(ts)
+                | (Attr("InvoiceDate").eq(ts) & Attr("Country").gt(country))
+            )
             try:
-                table.put_item(Item={"CustomerID": customer, "InvoiceNo": invoice, "InvoiceDate": ts,
-                                     "Country": country}, ConditionExpression=earlier)
+                table.put_item(
+                    Item={"CustomerID": customer, "InvoiceNo": invoice, "InvoiceDate": ts, "Country": country},
+                    ConditionExpression=earlier,
+                )
             except table.meta.client.exceptions.ConditionalCheckFailedException:
                 pass  # the stored item is as early already
 
@@ -125,7 +136,9 @@ def query(settings: Settings, table: str, key: str, value: str) -> list[dict]:
     deserialize = TypeDeserializer().deserialize
     items = []
     for page in client.get_paginator("query").paginate(
-        TableName=table, KeyConditionExpression="#k = :v", ExpressionAttributeNames={"#k": key},
+        TableName=table,
+        KeyConditionExpression="#k = :v",
+        ExpressionAttributeNames={"#k": key},
         ExpressionAttributeValues={":v": {"S": value}},
     ):
         items += [{k: deserialize(v) for k, v in item.items()} for item in page["Items"]]

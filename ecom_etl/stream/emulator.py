@@ -62,7 +62,9 @@ def start(port: int = DEFAULT_PORT, state_dir: str = STATE_DIR) -> str:
     with open(os.path.join(state_dir, "moto.log"), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ecom_etl.stream.emulator", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env=environment_with(MOTO_PORT=str(port)),  # moto builds some URLs (queues, presigned) from it
         )
     with open(os.path.join(state_dir, "moto.pid"), "w", encoding="utf-8") as fh:
@@ -98,7 +100,9 @@ def _exists_ok(call, *args, **kwargs) -> None:
         call(*args, **kwargs)
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in (
-            "ResourceInUseException", "BucketAlreadyOwnedByYou", "BucketAlreadyExists"
+            "ResourceInUseException",
+            "BucketAlreadyOwnedByYou",
+            "BucketAlreadyExists",
         ):
             raise
 

@@ -35,7 +35,7 @@ class KinesisDataSource(DataSource):
     def schema(self) -> str:
         return PAYLOAD_DDL
 
-    def simpleStreamReader(self, schema) -> KinesisStreamReader:  # noqa: N802 - pyspark's naming
+    def simpleStreamReader(self, schema) -> KinesisStreamReader:
         return KinesisStreamReader(self.options)
 
 
@@ -60,8 +60,8 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             self._readers = {shard: ShardReader(self.settings.stream, shard, kinesis) for shard in self.shards}
         return self._readers
 
-    def initialOffset(self) -> dict:  # noqa: N802
-        return {shard: "" for shard in self.shards}
+    def initialOffset(self) -> dict:
+        return dict.fromkeys(self.shards, "")
 
     def read(self, start: dict) -> tuple[Iterator[tuple], dict]:
         end, rows = dict(start), []
@@ -72,7 +72,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
                 rows += as_records(self.settings.stream, shard, raw)
         return iter(rows), end
 
-    def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[tuple]:  # noqa: N802
+    def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[tuple]:
         rows = []
         for shard, reader in self.readers.items():
             if end.get(shard, "") != start.get(shard, ""):

@@ -109,7 +109,11 @@ def as_records(stream: str, shard: str, raw: list[dict]) -> list[Record]:
 
 
 def micro_batches(
-    settings: Settings, checkpoint: Checkpoint, max_records: int, trigger_seconds: float, stop_when_idle: bool = False,
+    settings: Settings,
+    checkpoint: Checkpoint,
+    max_records: int,
+    trigger_seconds: float,
+    stop_when_idle: bool = False,
     stopped: threading.Event | None = None,
 ) -> Iterator[tuple[int, list[Record], Callable[[dict], None]]]:
     """Yield (batch id, records, commit) until `stopped` is set (or, stop_when_idle, until caught up):

@@ -79,8 +79,10 @@ def check_line(index: int, line) -> tuple[dict | None, list[str]]:
     problems += [f"{where}: {r}" for r in record.reasons + tuple(r for r in cleaned.reasons if r not in PROBLEM)]
     if problems:
         return None, problems
-    problems += [f"{where}.{field}: too large for DynamoDB ({reason})"
-                 for reason, field in contract.sink_problems(cleaned.values)]
+    problems += [
+        f"{where}.{field}: too large for DynamoDB ({reason})"
+        for reason, field in contract.sink_problems(cleaned.values)
+    ]
     payload = wire.line_payload(text.encode("utf-8"))
     if wire.is_too_large(payload):
         problems.append(f"{where}: larger than a stream record may be ({contract.KINESIS_RECORD_BYTES:,} bytes)")

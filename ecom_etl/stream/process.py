@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 
 from pyspark import StorageLevel
@@ -58,7 +58,15 @@ def process_batch(
     """
     payloads = payloads.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        return load(spark, payloads_to_records(payloads), lake, datetime.now(timezone.utc), Cached(),
-                    txn=(app_id, batch_id), side_sink=DynamoSink(settings), stage=stage)
+        return load(
+            spark,
+            payloads_to_records(payloads),
+            lake,
+            datetime.now(UTC),
+            Cached(),
+            txn=(app_id, batch_id),
+            side_sink=DynamoSink(settings),
+            stage=stage,
+        )
     finally:
         payloads.unpersist()

@@ -52,8 +52,13 @@ def file_records(storage: Storage, path: str) -> Iterator[dict]:
             raise EtlInputError(str(exc)) from None
 
 
-def produce(settings: Settings, entries: Iterable[dict], rate: float | None = None, limit: int | None = None,
-            progress: Progress | None = None) -> int:
+def produce(
+    settings: Settings,
+    entries: Iterable[dict],
+    rate: float | None = None,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> int:
     """Send `entries` to the stream; `rate` caps records per second. Returns the count sent."""
     kinesis = settings.client("kinesis")
     sent, batch, size, started = 0, [], 0, time.monotonic()

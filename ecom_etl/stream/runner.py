@@ -44,7 +44,8 @@ class BatchHandler:
         self.progress(
             f"batch {batch_id}: {result.raw_rows:,} records, {result.new_silver_rows:,} new lines, "
             f"{result.quarantined_rows + result.sink_rejected_rows:,} quarantined, "
-            f"{time.perf_counter() - started:.1f}s ({stages})" + (f"; COUNTS DO NOT ADD UP: {problems}" if problems else "")
+            f"{time.perf_counter() - started:.1f}s ({stages})"
+            + (f"; COUNTS DO NOT ADD UP: {problems}" if problems else "")
         )
         self._changed = self._changed or result.new_silver_rows > 0
         if self._changed and time.monotonic() - self._refreshed >= self.gold_seconds:

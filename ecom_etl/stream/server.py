@@ -61,10 +61,10 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     def log_message(self, fmt: str, *args) -> None:
@@ -79,4 +79,3 @@ class ApiServer(ThreadingHTTPServer):
 def make_server(settings: Settings, port: int = 8080, host: str = "127.0.0.1") -> ApiServer:
     handler = type("Handler", (ApiRequestHandler,), {"settings": settings})
     return ApiServer((host, port), handler)
-
