@@ -17,17 +17,33 @@ REAL_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shar
 
 
 @pytest.fixture(scope="session")
-def aws(tmp_path_factory):
-    """Settings pointing at the emulator, which runs in its own process for the session."""
-    from ecom_etl.settings import Settings
+def emulator_state(tmp_path_factory):
+    """The emulator, in its own process for the session: its state directory."""
     from ecom_etl.stream import emulator
 
     state = str(tmp_path_factory.mktemp("emulator"))
-    url = emulator.start(emulator.free_port(), state_dir=state)
-    settings = Settings().at(url)
-    emulator.create_resources(settings, shards=1)
-    yield settings
+    emulator.start(emulator.free_port(), state_dir=state)
+    yield state
     emulator.stop(state)
+
+
+@pytest.fixture(scope="session")
+def emulator_pid(emulator_state) -> int:
+    from ecom_etl.stream import emulator
+
+    return emulator.started_pid(emulator_state)
+
+
+@pytest.fixture(scope="session")
+def aws(emulator_state):
+    """Settings pointing at the emulator, with the platform's stack deployed in it as `ecom-etl local
+    up` deploys it: the stream, tables, log store table and buckets under the template's names."""
+    from ecom_etl.settings import Settings
+    from ecom_etl.stream import emulator
+
+    settings = Settings().at(emulator.running_url(emulator_state))
+    emulator.deploy_platform(settings, "ecom", shards=1, progress=lambda _: None)
+    return settings
 
 
 @pytest.fixture(scope="session")

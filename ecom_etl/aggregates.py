@@ -1,5 +1,9 @@
 """Gold tables: revenue per period and the best-selling products per season (see the contract)."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -14,13 +18,15 @@ from ecom_etl.schema import (
 )
 from ecom_etl.spark_types import REVENUE_TYPE
 
+Transform = Callable[[DataFrame], DataFrame]
+
 
 def is_sale_line() -> Column:
     """A sale: not a cancellation, positive quantity and positive price."""
     return ~F.col("is_cancellation") & (F.col("quantity") > 0) & (F.col("unit_price") > 0)
 
 
-def invoice_totals(*keys: str):
+def invoice_totals(*keys: str) -> Transform:
     """Transform: silver lines -> one row per (period `keys`, invoice, customer) with the sums the
     revenue measures need. The revenue tables are built from these rows, a few per invoice, instead
     of from every line: two distinct counts over every line were most of the time of building gold."""
@@ -38,7 +44,7 @@ def invoice_totals(*keys: str):
     return transform
 
 
-def revenue_measures(*keys: str):
+def revenue_measures(*keys: str) -> Transform:
     """Transform: invoice totals -> one row per period `keys` with the six revenue measures."""
 
     def transform(totals: DataFrame) -> DataFrame:
@@ -60,7 +66,7 @@ def revenue_measures(*keys: str):
     return transform
 
 
-def revenue_by(*keys: str):
+def revenue_by(*keys: str) -> Transform:
     """Transform: silver lines -> one row per period `keys` with the six revenue measures."""
     return lambda silver: silver.transform(invoice_totals(*keys)).transform(revenue_measures(*keys))
 

@@ -23,8 +23,15 @@ from ecom_etl.settings import Settings
 
 # PEP 427: {distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl; Glue rejects other names.
 WHEEL_NAME = re.compile(r"^[A-Za-z0-9_.]+-[0-9][A-Za-z0-9_.+!]*(-[0-9][A-Za-z0-9_.]*)?-py3-none-any\.whl$")
-SOURCES = ("ecom_etl/**/*.py", "ecom_etl/*.properties", "jobs/*.py", "java/**/*.java", "setup.cfg", "pyproject.toml",
-           "infra/cloudformation/platform.yaml")
+SOURCES = (
+    "ecom_etl/**/*.py",
+    "ecom_etl/*.properties",
+    "jobs/*.py",
+    "java/**/*.java",
+    "setup.cfg",
+    "pyproject.toml",
+    "infra/cloudformation/platform.yaml",
+)
 JAR = "ecom_etl/jars/ecom-delta-log-store.jar"
 
 
@@ -57,9 +64,21 @@ def build_wheel(root: Path, out_dir: str) -> Path:
     Built with the virtualenv's own setuptools, so it works offline once installed."""
     shutil.rmtree(root / "build", ignore_errors=True)  # no stale modules from a previous build
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--wheel-dir", out_dir, str(root)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--wheel-dir",
+            out_dir,
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
     )
     shutil.rmtree(root / "build", ignore_errors=True)
     if done.returncode != 0:
@@ -70,8 +89,7 @@ def build_wheel(root: Path, out_dir: str) -> Path:
     return wheel
 
 
-def upload(settings: Settings, bucket: str, root: Path = template.REPO_ROOT,
-           progress: Progress = print) -> Uploaded:
+def upload(settings: Settings, bucket: str, root: Path = template.REPO_ROOT, progress: Progress = print) -> Uploaded:
     """Build and upload the code under its content-addressed prefix (skipped when it is there)."""
     s3 = settings.client("s3")
     version = re.search(r"^version = (\S+)$", (root / "setup.cfg").read_text(), re.M).group(1)

@@ -104,6 +104,7 @@ def _run(
         progress(f"      {len(new):,} new file(s), {len(files) - len(new):,} loaded before")
     if new:
         sources.check_headers(storage, new)
+        storage.delete_tree(lake.staging_root)  # what a killed run left; one batch run at a time owns it
         run_id = f"batch-{started:%Y%m%dT%H%M%S%fZ}"
         with shuffle_sized_for(spark, new):
             loaded = load(
@@ -124,7 +125,7 @@ def _run(
     with stage("refresh gold"):
         gold = refresh_gold(spark, lake)
         summary.silver_version, summary.gold_rebuilt, summary.gold_rows = gold.silver_version, gold.rebuilt, gold.rows
-    summary.tables = {name: path for name, path in lake.tables().items()}
+    summary.tables = lake.tables()
     if register:
         with stage("register tables"):
             summary.registered = catalog.register_tables(spark, settings, database, lake)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
+T = TypeVar("T")
 CONFLICT_ATTEMPTS = 6  # a commit that lost a race to another writer is run again
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 HISTORY_SEARCHED = 20  # commits back to look for our own among concurrent writers'.
@@ -114,7 +116,7 @@ def _is_conflict(exc: Exception) -> bool:
     )
 
 
-def retried(action, attempts: int = CONFLICT_ATTEMPTS):
+def retried(action: Callable[[], T], attempts: int = CONFLICT_ATTEMPTS) -> T:
     """Run a commit again when another writer committed first (Delta's optimistic concurrency)."""
     for attempt in range(1, attempts + 1):
         try:

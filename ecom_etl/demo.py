@@ -1,6 +1,7 @@
 """`ecom-etl demo` (`make demo`): the whole platform on this machine, in one command.
 
-The local AWS emulator; the built-in data loaded by the batch job; the order API and the stream
+The local AWS emulator with the platform's stack deployed; the built-in data uploaded to the raw
+bucket and loaded by the batch job into the lake bucket, as on AWS; the order API and the stream
 job running side by side; a slice of new order lines POSTed to the API and streamed into the lake,
 DynamoDB and gold; the dashboard. The API and the stream job keep running until Ctrl-C (or
 `make demo-stop`), so a line POSTed later shows up in GET a few seconds after.
@@ -17,6 +18,8 @@ import urllib.error
 import urllib.request
 
 from ecom_etl.progress import Progress
+from ecom_etl.settings import Settings
+from ecom_etl.storage import Storage
 from ecom_etl.stream import emulator
 
 PID_FILE = os.path.join(emulator.STATE_DIR, "demo.pid")
@@ -71,6 +74,7 @@ def ready_message(report: str, lake_root: str, url: str, api_url: str, example: 
                        "Quantity": 2, "InvoiceDate": "2011-12-09 12:00:00", "UnitPrice": 2.55,
                        "CustomerID": "{example["CustomerID"]}", "Country": "United Kingdom"}}]}}'
     curl -s {api_url}/invoices/799999
+    export AWS_ENDPOINT_URL={url}
     .venv/bin/ecom-etl sql "SELECT year, month, net_revenue FROM revenue_monthly ORDER BY 1, 2" --warehouse {lake_root}
     .venv/bin/ecom-etl sql "SELECT * FROM top_products_by_season WHERE rank = 1" --warehouse {lake_root}
 
@@ -78,33 +82,40 @@ def ready_message(report: str, lake_root: str, url: str, api_url: str, example: 
 """
 
 
-def _interrupt(*_) -> None:
+def upload_builtin(settings: Settings, folder: str, raw: str) -> None:
+    """The built-in data's files as raw objects, one folder per delivery day as the template expects."""
+    bucket, prefix = raw.removeprefix("s3://").split("/", 1)
+    s3 = settings.client("s3")
+    for name in sorted(os.listdir(folder)):
+        s3.upload_file(os.path.join(folder, name), bucket, f"{prefix}ingest_date={name.removesuffix('.csv')}/{name}")
+
+
+def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_demo(warehouse: str, report_out: str, emulator_port: int, api_port: int, progress: Progress) -> None:
+def run_demo(warehouse: str | None, report_out: str, emulator_port: int, api_port: int, progress: Progress) -> None:
     from ecom_etl.batch import run_batch
     from ecom_etl.cli.common import builtin_data, generate
-    from ecom_etl.csv_records import file_records
     from ecom_etl.lake import Lake
     from ecom_etl.report import write_report
     from ecom_etl.runtime import local_session
-    from ecom_etl.settings import Settings
-    from ecom_etl.storage import Storage
     from ecom_etl.stream.runner import run_stream
     from ecom_etl.stream.server import make_server
 
-    progress(f"[1/{STEPS}] the local AWS emulator (moto) on 127.0.0.1:{emulator_port}")
+    progress(f"[1/{STEPS}] the local AWS emulator (moto) on 127.0.0.1:{emulator_port}, with the platform's stack")
     url = emulator.start(emulator_port)
     settings = Settings.from_environment().at(url)
     server, stopped, streaming = None, threading.Event(), None
     try:
-        emulator.create_resources(settings, shards=2)
-        storage, lake = Storage(settings), Lake.at(warehouse)
+        outputs = emulator.deploy_platform(settings, "ecom", 2, progress)
+        storage, lake = Storage(settings), Lake.at(warehouse or f"s3://{outputs['LakeBucket']}/lake")
         spark = local_session(settings, "ecom-etl demo")
 
-        progress(f"[2/{STEPS}] batch job on the built-in data")
-        summary = run_batch(spark, settings, builtin_data(spark), lake.root, progress=progress, register=True)
+        raw = f"s3://{outputs['RawBucket']}/orders/"
+        progress(f"[2/{STEPS}] the built-in data uploaded to {raw}, then the batch job into {lake.root}")
+        upload_builtin(settings, builtin_data(spark), raw)
+        summary = run_batch(spark, settings, raw, lake.root, progress=progress, register=True)
         progress(
             f"      {summary.raw_rows:,} rows read: {summary.silver_rows:,} kept, {summary.duplicates_dropped:,} "
             f"duplicates, {summary.quarantined_rows:,} quarantined"
@@ -134,7 +145,7 @@ def run_demo(warehouse: str, report_out: str, emulator_port: int, api_port: int,
         slice_dir = os.path.join("data", "demo-stream")
         if not (os.path.isdir(slice_dir) and os.listdir(slice_dir)):
             generate(spark, STREAM_SLICE_ROWS, slice_dir, STREAM_SEED, first_invoice=STREAM_FIRST_INVOICE)
-        lines = [line for line in _client_lines(storage, slice_dir, file_records)][:STREAM_SLICE_ROWS]
+        lines = client_lines(storage, slice_dir)[:STREAM_SLICE_ROWS]
         post_lines(api_url, lines, progress)
         wait_for_invoice(api_url, lines[-1]["InvoiceNo"])
 
@@ -164,10 +175,11 @@ def run_demo(warehouse: str, report_out: str, emulator_port: int, api_port: int,
         progress("demo stopped: API, stream job and emulator are down; the lake and the dashboard stay")
 
 
-def _client_lines(storage, slice_dir: str, file_records) -> list[dict]:
+def client_lines(storage: Storage, slice_dir: str) -> list[dict]:
     """The slice's lines a client would send: the generated files' deliberately broken lines
     (which the API would refuse with 400) left out."""
     from ecom_etl import contract
+    from ecom_etl.csv_records import file_records
 
     out = []
     for file in storage.list_files(slice_dir):

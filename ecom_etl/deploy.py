@@ -98,8 +98,11 @@ def _parameters(cfn, stack: str, given: dict[str, str], updating: bool) -> list[
     out = [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
     if updating:
         previous = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters", [])
-        out += [{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
-                for p in previous if p["ParameterKey"] not in given]
+        out += [
+            {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+            for p in previous
+            if p["ParameterKey"] not in given
+        ]
     return out
 
 
@@ -114,10 +117,20 @@ def apply_stack(
         cfn.delete_stack(StackName=stack)
         _wait(cfn, stack, progress, poll)
         status = None
+    if status and _unchanged(cfn, stack, body, parameters):
+        progress(f"{stack}: no changes")
+        return _result(cfn, stack)
     change_type = "UPDATE" if status else "CREATE"
     change_set = f"ecom-etl-{int(time.time())}"
-    _cloud(cfn.create_change_set, StackName=stack, ChangeSetName=change_set, ChangeSetType=change_type, **body,
-           Parameters=_parameters(cfn, stack, parameters, bool(status)), Capabilities=CAPABILITIES)
+    _cloud(
+        cfn.create_change_set,
+        StackName=stack,
+        ChangeSetName=change_set,
+        ChangeSetType=change_type,
+        **body,
+        Parameters=_parameters(cfn, stack, parameters, bool(status)),
+        Capabilities=CAPABILITIES,
+    )
     try:
         cfn.get_waiter("change_set_create_complete").wait(
             StackName=stack, ChangeSetName=change_set, WaiterConfig={"Delay": max(1, int(poll)), "MaxAttempts": 360}
@@ -141,6 +154,16 @@ def apply_stack(
     if final not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise RuntimeError(f"stack {stack} ended in {final}; see its events above")
     return _result(cfn, stack)
+
+
+def _unchanged(cfn, stack: str, body: dict[str, str], parameters: dict[str, str]) -> bool:  # noqa: ANN001
+    """Whether the stack already runs this template with these parameters: nothing to review. (The
+    platform's template is part of the digest in its CodePrefix parameter.)"""
+    if "TemplateBody" in body and cfn.get_template(StackName=stack)["TemplateBody"] != body["TemplateBody"]:
+        return False
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters", [])
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in described}
+    return all(values.get(k) == v for k, v in parameters.items())
 
 
 def _failure(cfn, stack: str) -> str | None:  # noqa: ANN001
@@ -168,8 +191,14 @@ def _template_url(settings: Settings, bucket: str, key: str) -> str:
     return f"https://{bucket}.s3.{settings.region}.amazonaws.com/{key}"
 
 
-def deploy(settings: Settings, stack: str, parameters: dict[str, str], progress: Progress, poll: float = 5.0,
-           root: Path = template.REPO_ROOT) -> StackResult:
+def deploy(
+    settings: Settings,
+    stack: str,
+    parameters: dict[str, str],
+    progress: Progress,
+    poll: float = 5.0,
+    root: Path = template.REPO_ROOT,
+) -> StackResult:
     artifacts_stack = f"{stack}-artifacts"
     progress(f"{artifacts_stack}: the artifacts bucket")
     small_body = {"TemplateBody": template.ARTIFACTS_TEMPLATE.read_text(encoding="utf-8")}

@@ -1,23 +1,25 @@
-"""`ecom-etl local start-job-run`: a Glue job of the template, run locally with spark-submit.
+"""`ecom-etl local start-job-run`: a Glue job of the template, run with spark-submit against the emulator.
 
 The job's script, Spark settings and DefaultArguments come from infra/cloudformation/platform.yaml,
-so a local run and a deployed run use the same arguments. S3 locations are mapped to a local
-directory: s3://<ArtifactsBucket>/jobs/... is this checkout's jobs/, any other bucket is
-S3_ROOT/<its logical id>/.
+resolved with the stack the emulator holds (`ecom-etl local up` deploys it): the same s3:// paths,
+tables and names as on AWS, on the emulator's S3, so a local run and a deployed run cannot drift.
+Only the code is this checkout's: the script and --extra-py-files from jobs/, the Delta log
+store's jar from ecom_etl/jars/ (deployed, they are the same files under builds/<digest>/).
 """
+
+from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from ecom_etl import template
 from ecom_etl.errors import EtlInputError
+from ecom_etl.progress import Progress
 from ecom_etl.settings import Settings, child_environment
 
-ARTIFACTS = "ArtifactsBucket"
 # Arguments Glue itself acts on. Locally their work is already done: Delta is configured by
 # `ecom-etl setup-spark`, the package is installed in the virtualenv, metrics and logs are Glue's.
 GLUE_ONLY = (
@@ -33,6 +35,7 @@ GLUE_ONLY = (
     "--enable-spark-ui",
     "--spark-event-logs-path",
 )
+CODE_DIRS = {"jobs": template.REPO_ROOT / "jobs", "jars": template.REPO_ROOT / "ecom_etl" / "jars"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class LocalRun:
     py_files: list[str]
     arguments: dict[str, str]  # the job's own arguments, --JOB_NAME first
     ignored: list[str]
+    jars: list[str] = field(default_factory=list)
 
     def command(self) -> list[str]:
         cmd = ["spark-submit"]
@@ -50,6 +54,8 @@ class LocalRun:
             cmd += ["--conf", conf]
         if self.py_files:
             cmd += ["--py-files", ",".join(self.py_files)]
+        if self.jars:
+            cmd += ["--jars", ",".join(self.jars)]
         cmd.append(self.script)
         for key, value in self.arguments.items():
             cmd += [key, value]
@@ -82,60 +88,74 @@ def parse_arguments(text: str | None) -> dict[str, str]:
     return dict(pairs)
 
 
-def _local_refs(tpl: dict) -> dict[str, str]:
-    """Local values for every Ref/GetAtt: buckets by logical id, other resources by a local name."""
-    refs = {
-        **template.parameter_defaults(tpl),
-        "AWS::StackName": "local",
-        "AWS::Region": Settings.from_environment().region,
-        "AWS::AccountId": "000000000000",
+def stack_refs(settings: Settings, stack: str) -> dict[str, str]:
+    """Values for every Ref of the template: the deployed stack's parameters and physical ids."""
+    cfn = settings.client("cloudformation")
+    try:
+        (described,) = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except cfn.exceptions.ClientError:
+        raise EtlInputError(
+            f"no stack {stack!r} at {settings.endpoint_url or 'AWS'}: start the emulator with the "
+            "platform first (`ecom-etl local up`)"
+        ) from None
+    refs = {p["ParameterKey"]: p.get("ResolvedValue", p["ParameterValue"]) for p in described.get("Parameters", [])}
+    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+    for resource in (r for page in pages for r in page["StackResourceSummaries"]):
+        refs[resource["LogicalResourceId"]] = resource.get("PhysicalResourceId", "")
+        refs[f"{resource['LogicalResourceId']}.Arn"] = resource.get("PhysicalResourceId", "")
+    account = settings.client("sts").get_caller_identity()["Account"]
+    return {
+        **refs,
+        "AWS::StackName": stack,
+        "AWS::Region": settings.region,
+        "AWS::AccountId": account,
         "AWS::Partition": "aws",
-        ARTIFACTS: ARTIFACTS,
-        "PackageKey": "packages/ecom_etl-local-py3-none-any.whl",
     }
-    for logical_id, resource in tpl["Resources"].items():
-        refs[logical_id] = logical_id if resource["Type"] == "AWS::S3::Bucket" else f"local-{logical_id}"
-        refs[f"{logical_id}.Arn"] = f"arn:aws:local:::{logical_id}"
-    return refs
 
 
-def local_path(value: str, s3_root: Path) -> str:
-    """An s3:// location of the template as its local stand-in; anything else unchanged."""
-    if not value.startswith("s3://"):
+def code_path(value: str, artifacts: str) -> str:
+    """A location in the artifacts bucket (`s3://BUCKET/builds/<digest>/jobs/x.py`) as this
+    checkout's file; anything else unchanged."""
+    prefix = f"s3://{artifacts}/"
+    if not value.startswith(prefix):
         return value
-    bucket, _, key = value[len("s3://") :].partition("/")
-    base = template.REPO_ROOT if bucket == ARTIFACTS else s3_root / bucket
-    local = str(base / key) if key else str(base)
-    return local + "/" if key.endswith("/") else local
+    kind, _, name = value[len(prefix) :].split("/", 2)[-1].partition("/")
+    if kind not in CODE_DIRS:
+        raise EtlInputError(f"{value}: no local copy of this artifact")
+    return str(CODE_DIRS[kind] / name)
 
 
-def plan(job_name: str, overrides: dict[str, str], s3_root: Path) -> LocalRun:
+def plan(settings: Settings, stack: str, job_name: str, overrides: dict[str, str]) -> LocalRun:
     tpl = template.load()
     logical_id, job = template.glue_job(tpl, job_name)
-    resolve = template.Resolver(_local_refs(tpl))
+    refs = stack_refs(settings, stack)
+    resolve = template.Resolver(refs)
     props = job["Properties"]
     if props["Command"]["Name"] != "glueetl":
         raise EtlInputError(
             f"{logical_id} is a {props['Command']['Name']} job; only glueetl jobs run locally "
             "(the streaming job runs locally as `ecom-etl stream`)"
         )
-    defaults = {k: str(v) for k, v in resolve(props.get("DefaultArguments", {})).items()}
-    merged = {**defaults, **overrides}
+    artifacts = refs["ArtifactsBucket"]
+    merged = {**{k: str(v) for k, v in resolve(props.get("DefaultArguments", {})).items()}, **overrides}
     conf = [c.strip() for c in merged.pop("--conf", "").split("--conf") if c.strip()]
-    py_files = [local_path(p, s3_root) for p in merged.pop("--extra-py-files", "").split(",") if p]
+    py_files = [code_path(p, artifacts) for p in merged.pop("--extra-py-files", "").split(",") if p]
+    jars = [code_path(p, artifacts) for p in merged.pop("--extra-jars", "").split(",") if p]
     ignored = [k for k in merged if k in GLUE_ONLY]
     arguments = {"--JOB_NAME": resolve(props["Name"])}
-    arguments.update({k: local_path(v, s3_root) for k, v in merged.items() if k not in GLUE_ONLY})
-    script = local_path(resolve(props["Command"]["ScriptLocation"]), s3_root)
+    arguments.update({k: v for k, v in merged.items() if k not in GLUE_ONLY})
+    script = code_path(resolve(props["Command"]["ScriptLocation"]), artifacts)
     if not os.path.isfile(script):
         raise EtlInputError(f"the job's script {script} does not exist")
-    return LocalRun(arguments["--JOB_NAME"], script, conf, py_files, arguments, ignored)
+    return LocalRun(arguments["--JOB_NAME"], script, conf, py_files, arguments, ignored, jars)
 
 
-def start_job_run(job_name: str, overrides: dict[str, str], s3_root: Path, progress) -> int:
-    run = plan(job_name, overrides, s3_root.resolve())
-    progress(f"running Glue job {run.job_name} locally; S3 buckets are mapped under {s3_root}/")
+def start_job_run(settings: Settings, stack: str, job_name: str, overrides: dict[str, str], progress: Progress) -> int:
+    run = plan(settings, stack, job_name, overrides)
+    progress(f"running Glue job {run.job_name} of stack {stack} locally, against {settings.endpoint_url}")
     if run.ignored:
         progress(f"Glue-only arguments (done by the local setup instead): {', '.join(run.ignored)}")
     progress("$ " + " ".join(run.command()))
-    return subprocess.run(run.command(), env=child_environment(sys.executable)).returncode
+    env = child_environment(sys.executable)
+    env["AWS_ENDPOINT_URL"] = settings.endpoint_url or ""
+    return subprocess.run(run.command(), env=env).returncode

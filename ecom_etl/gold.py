@@ -70,6 +70,8 @@ def refresh_gold(spark: SparkSession, lake: Lake) -> GoldState:
         tables = build_gold(silver, totals)
         for name in behind:
             state.rows[name] = delta.overwrite(tables[name], lake.gold(name), {SILVER_VERSION: version})
+            # Redshift Spectrum reads Delta through symlink manifests (infra/redshift/load_gold.sql).
+            DeltaTable.forPath(spark, lake.gold(name)).generate("symlink_format_manifest")
             state.rebuilt.append(name)
     finally:
         totals.unpersist()

@@ -12,6 +12,7 @@ insert read and wrote from Delta's commit. A load whose counts do not add up say
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -184,6 +185,6 @@ def _measured_silver(result: LoadResult, kept: dict[str, int], silver: delta.Ins
     result.new_silver_rows, result.silver_source_rows = silver.inserted, silver.source_rows
 
 
-def _timed(stage: StageTimer, name: str, call, *args) -> None:
+def _timed(stage: StageTimer, name: str, call: Callable[..., object], *args: object) -> None:
     with stage(name):
         call(*args)

@@ -18,8 +18,9 @@ from ecom_etl.progress import Progress, quiet
 RETENTION_HOURS = 168
 
 
-def maintain(spark: SparkSession, lake: Lake, retention_hours: int = RETENTION_HOURS,
-             progress: Progress = quiet) -> dict[str, dict[str, int]]:
+def maintain(
+    spark: SparkSession, lake: Lake, retention_hours: int = RETENTION_HOURS, progress: Progress = quiet
+) -> dict[str, dict[str, int]]:
     """OPTIMIZE the appended tables, VACUUM every table; returns, per table, the files compacted
     away and the files vacuumed."""
     appended = {lake.silver, lake.quarantine, lake.ingested_files}

@@ -146,7 +146,7 @@ def _jvm_output(verbose: bool) -> Iterator[None]:
     if verbose:
         os.dup2(2, 1)
     else:
-        log = tempfile.NamedTemporaryFile(prefix="ecom-etl-spark-", suffix=".log", delete=False)
+        log = tempfile.NamedTemporaryFile(prefix="ecom-etl-spark-", suffix=".log", delete=False)  # noqa: SIM115
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
     try:

@@ -8,6 +8,7 @@ path uses too. The records carry RECORD_COLUMNS for cleaning.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -16,6 +17,9 @@ from ecom_etl.csv_records import Record
 from ecom_etl.errors import EtlInputError
 from ecom_etl.schema import RECORD_COLUMNS, RECORD_DDL
 from ecom_etl.storage import FileInfo, Storage
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ARCHIVE_SUFFIXES = (".jsonl", ".jsonl.gz")  # the stream's archive: one stream record per line
 BATCH_ROWS = 50_000  # records per Arrow batch handed back to Spark
@@ -52,7 +56,7 @@ def check_headers(storage: Storage, files: Iterable[FileInfo]) -> None:
             raise EtlInputError(f"cannot read input file {file.uri}: {exc}") from None
 
 
-def batches(rows: Iterable[tuple[Record, str]]):
+def batches(rows: Iterable[tuple[Record, str]]) -> Iterator[pa.RecordBatch]:
     """(record, source) pairs as Arrow record batches of RECORD_COLUMNS."""
     import pyarrow as pa
 
@@ -90,7 +94,7 @@ def _file_rows(path: str, content: bytes) -> Iterator[tuple[Record, str]]:
         raise EtlInputError(str(exc)) from None
 
 
-def _records_of_files(arrow_batches):
+def _records_of_files(arrow_batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """mapInArrow: binaryFile rows (path, content) -> records."""
     for batch in arrow_batches:
         paths, contents = batch.column("path").to_pylist(), batch.column("content").to_pylist()

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 from ecom_etl.settings import Settings
@@ -66,7 +67,7 @@ class Storage:
         self._s3 = None
 
     @property
-    def s3(self):
+    def s3(self) -> Any:
         if self._s3 is None:
             self._s3 = self.settings.client("s3")
         return self._s3

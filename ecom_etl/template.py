@@ -4,6 +4,9 @@ The local job runner and the consistency tests read the same template that deplo
 jobs' scripts and arguments cannot drift between AWS and a laptop.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,8 @@ class _Tag(dict):
     """A short-form intrinsic (!Ref, !Sub, ...) kept as its long form {"Fn::X": value}."""
 
 
-def _constructor(name: str):
-    def construct(loader: yaml.SafeLoader, node: yaml.Node):
+def _constructor(name: str) -> Callable[[yaml.SafeLoader, yaml.Node], _Tag]:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> _Tag:
         if isinstance(node, yaml.ScalarNode):
             value: Any = loader.construct_scalar(node)
             if name == "Fn::GetAtt":

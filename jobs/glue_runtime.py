@@ -7,7 +7,7 @@ decided from the runtime (ecom_etl.runtime.on_glue), not from whether `awsglue` 
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -62,7 +62,7 @@ def job_session(args: dict[str, str], argv: list[str], settings: Settings) -> It
     job.commit()
 
 
-def exit_on_input_error(main) -> None:
+def exit_on_input_error(main: Callable[[], int]) -> None:
     """Run `main()`; bad input ends the job with one line on stderr and exit code 2."""
     from ecom_etl.errors import EtlInputError
 

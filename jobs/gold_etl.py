@@ -9,12 +9,11 @@ its schedule whatever happened to them.
 
 import sys
 
-from glue_runtime import exit_on_input_error, job_session, resolve_args
-
 from ecom_etl.catalog import register_tables
 from ecom_etl.gold import refresh_gold
 from ecom_etl.lake import Lake
 from ecom_etl.settings import Settings
+from glue_runtime import exit_on_input_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "warehouse_path"]
 OPTIONAL = {"database": "ecom"}
@@ -26,7 +25,7 @@ def main() -> int:
     lake = Lake.at(args["warehouse_path"])
     with job_session(args, sys.argv, settings) as run:
         state = refresh_gold(run.spark, lake)
-        if run.has_catalog and state.rebuilt:
+        if run.has_catalog:  # also the tables the stream job created since the last batch run
             register_tables(run.spark, settings, args["database"], lake)
     print(f"gold at silver version {state.silver_version}: rebuilt {state.rebuilt or 'nothing'}")
     return 0

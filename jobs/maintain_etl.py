@@ -8,11 +8,10 @@ travel, longer than the stream job may lag).
 
 import sys
 
-from glue_runtime import exit_on_input_error, job_session, resolve_args
-
 from ecom_etl.lake import Lake
 from ecom_etl.maintain import RETENTION_HOURS, maintain
 from ecom_etl.settings import Settings
+from glue_runtime import exit_on_input_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "warehouse_path"]
 OPTIONAL = {"retention_hours": str(RETENTION_HOURS)}

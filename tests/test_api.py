@@ -32,7 +32,7 @@ def names(aws):
     settings = aws.named(
         stream=f"orders-{suffix}", customers_table=f"customers-{suffix}", invoices_table=f"invoices-{suffix}"
     )
-    emulator.create_resources(settings, shards=1, buckets=())
+    emulator.create_resources(settings, shards=1)
     return settings
 
 

@@ -7,7 +7,8 @@ def test_an_input_error_raised_in_a_spark_worker_comes_back_as_its_own_line():
     spark_text = (
         "An exception was thrown from the Python worker. Please see the stack trace below.\n"
         'Traceback (most recent call last):\n  File "sources.py", line 80, in _file_rows\n'
-        "ecom_etl.errors.EtlInputError: s3://raw/x.csv: unexpected CSV header 'Inv,StockCode', expected 'InvoiceNo,...'\n"
+        "ecom_etl.errors.EtlInputError: s3://raw/x.csv: unexpected CSV header 'Inv,StockCode', "
+        "expected 'InvoiceNo,...'\n"
         "\tat org.apache.spark.api.python.BasePythonRunner..."
     )
     assert str(explain(Exception(spark_text))) == (

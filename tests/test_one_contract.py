@@ -71,7 +71,7 @@ def test_the_stream_cleans_every_line_as_the_batch_job_does(spark, aws, hostile_
         customers_table=f"c-{uuid.uuid4().hex[:8]}",
         invoices_table=f"i-{uuid.uuid4().hex[:8]}",
     )
-    emulator.create_resources(stream, shards=1, buckets=())
+    emulator.create_resources(stream, shards=1)
     assert produce(stream, file_records(Storage(stream), hostile_file)) == len(LINES)
     lake = Lake.at(str(tmp_path / "stream-wh"))
     run_stream(spark, stream, lake, str(tmp_path / "cp"), 0.1, stop_when_idle=True, progress=lambda _: None)

@@ -5,6 +5,7 @@ import gzip
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
@@ -60,7 +61,7 @@ def test_generator_is_deterministic_per_seed_and_an_invoice_stays_on_one_day(spa
     names = sorted(os.listdir(generated))
     assert names == sorted(os.listdir(again)) and len(names) > 300
     for name in names[:: len(names) // 10]:
-        assert (again / name).read_bytes() == open(os.path.join(generated, name), "rb").read()
+        assert (again / name).read_bytes() == Path(generated, name).read_bytes()
     days = spark.read.option("header", True).csv(generated).withColumn("day", F.input_file_name())
     days = days.where(F.trim("InvoiceNo") != "")  # the generated lines without an invoice number
     assert days.groupBy("InvoiceNo").agg(F.countDistinct("day").alias("n")).where("n > 1").count() == 0
@@ -151,7 +152,7 @@ def test_a_new_file_is_the_only_one_read_and_a_changed_file_is_read_again(spark,
     first = run_batch(spark, aws, str(inbox), lake.root, progress=quiet, register=False)
     shutil.copy(os.path.join(generated, days[3]), inbox / days[3])
     second = run_batch(spark, aws, str(inbox), lake.root, progress=quiet, register=False)
-    lines = len(open(inbox / days[3], encoding="utf-8").read().splitlines()) - 1
+    lines = len((inbox / days[3]).read_text(encoding="utf-8").splitlines()) - 1
     assert (first.files_new, second.files_new, second.files_skipped) == (3, 1, 3)
     assert second.raw_rows == lines and second.reconciles
     assert second.gold_rebuilt == list(GOLD_TABLES) and second.silver_version == first.silver_version + 1

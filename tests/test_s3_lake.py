@@ -155,7 +155,7 @@ def test_the_batch_and_stream_jobs_write_one_s3_silver_at_once_and_lose_nothing(
         customers_table=f"c-{uuid.uuid4().hex[:8]}",
         invoices_table=f"i-{uuid.uuid4().hex[:8]}",
     )
-    emulator.create_resources(stream, shards=1, buckets=())
+    emulator.create_resources(stream, shards=1)
     days = sorted(os.path.join(generated, n) for n in os.listdir(generated))[40:60]
     for round_ in range(2):
         batch_days, stream_days = days[10 * round_ : 10 * round_ + 5], days[10 * round_ + 5 : 10 * round_ + 10]

@@ -38,7 +38,7 @@ def names(aws) -> Settings:
     settings = aws.named(
         stream=f"orders-{suffix}", customers_table=f"customers-{suffix}", invoices_table=f"invoices-{suffix}"
     )
-    emulator.create_resources(settings, shards=2, buckets=())
+    emulator.create_resources(settings, shards=2)
     return settings
 
 
@@ -200,9 +200,9 @@ def test_a_checkpoint_of_a_recreated_stream_is_refused_until_reset(spark, names,
     kinesis.delete_stream(StreamName=names.stream)
     kinesis.get_waiter("stream_not_exists").wait(StreamName=names.stream, WaiterConfig={"Delay": 0.2})
     time.sleep(1.1)  # a new creation time
-    emulator.create_resources(names, shards=2, buckets=())
+    emulator.create_resources(names, shards=2)
     produce(names, [{"Data": b'{"csv":"2,A,X,1,2011-01-01 10:00,1,,UK"}', "PartitionKey": "2"}])
-    with pytest.raises(EtlInputError, match="belongs to stream .* --reset-checkpoint"):
+    with pytest.raises(EtlInputError, match=r"belongs to stream .* --reset-checkpoint"):
         run_stream(spark, names, lake, checkpoint, 0.1, stop_when_idle=True, progress=quiet)
     run_stream(spark, names, lake, checkpoint, 0.1, stop_when_idle=True, progress=quiet, reset_checkpoint=True)
     assert {r.invoice_no for r in spark.read.format("delta").load(lake.silver).collect()} == {"1", "2"}
@@ -235,7 +235,7 @@ def test_the_emulator_keeps_every_acknowledged_record_of_concurrent_producers(aw
     read back once (moto numbers a shard's records from its largest number so far, so two
     concurrent calls once got the same number and one record was lost)."""
     names = aws.named(stream=f"orders-{uuid.uuid4().hex[:8]}")
-    emulator.create_resources(names, shards=1, buckets=())
+    emulator.create_resources(names, shards=1)
     acknowledged: list[str] = []
     lock = threading.Lock()
 

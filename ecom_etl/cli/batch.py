@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ecom_etl.batch import BatchSummary
 from ecom_etl.cli import common
 
 HELP = "raw CSV -> silver, quarantine and gold Delta tables"
@@ -37,7 +38,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def format_summary(summary) -> str:
+def format_summary(summary: BatchSummary) -> str:
     lines = [
         f"input            {summary.input_path}: {summary.files_new:,} new file(s), "
         f"{summary.files_skipped:,} loaded before (skipped)",

@@ -6,10 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import TYPE_CHECKING
 
 from ecom_etl.errors import EtlInputError
 from ecom_etl.progress import to_stderr as progress
 from ecom_etl.settings import Settings
+
+if TYPE_CHECKING:  # pyspark is imported when a command needs Spark, not to print --help
+    from pyspark.sql import SparkSession
 
 BUILTIN_DATA = os.path.join("data", "generated")
 BUILTIN_ROWS = 100_000
@@ -40,7 +44,7 @@ def settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def session(settings: Settings, app: str):
+def session(settings: Settings, app: str) -> SparkSession:
     from pyspark.sql import SparkSession
 
     from ecom_etl.runtime import local_session
@@ -63,7 +67,7 @@ def seconds(text: str) -> float:
         raise EtlInputError(f"not a duration: {text!r} (use e.g. 5s, 500ms or 5m)") from None
 
 
-def generate(spark, rows: int, out: str, seed: int, first_invoice: int | None = None) -> list[str]:
+def generate(spark: SparkSession, rows: int, out: str, seed: int, first_invoice: int | None = None) -> list[str]:
     from ecom_etl.generate import FIRST_INVOICE, write_csv_by_day
 
     os.makedirs(out, exist_ok=True)
@@ -76,7 +80,7 @@ def generate(spark, rows: int, out: str, seed: int, first_invoice: int | None = 
     return files
 
 
-def builtin_data(spark) -> str:
+def builtin_data(spark: SparkSession) -> str:
     """The built-in generated data (made on first use)."""
     if not (os.path.isdir(BUILTIN_DATA) and os.listdir(BUILTIN_DATA)):
         progress(f"generating the built-in data ({BUILTIN_ROWS:,} rows) ...")

@@ -15,7 +15,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "order lines to the API and stream them through Kinesis and the streaming job, write the dashboard, "
         "then keep the API and the streaming job running until Ctrl-C (`make demo`, `make demo-stop`).",
     )
-    p.add_argument("--warehouse", default="warehouse", help="lake root (default: %(default)s)")
+    p.add_argument("--warehouse", help="lake root (default: the lake bucket's lake/ on the emulator, as on AWS)")
     p.add_argument("--out", default="report.html", help="dashboard file (default: %(default)s)")
     p.add_argument("--port", type=int, default=8080, help="API port (default: %(default)s)")
     p.add_argument("--emulator-port", type=int, default=4566, help="emulator port (default: %(default)s)")

@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 from ecom_etl.settings import Settings
@@ -42,14 +43,14 @@ def response(status: int, body: dict) -> dict:
     }
 
 
-def _json_default(value):
+def _json_default(value: object) -> int | str:
     """Counts as JSON numbers; money (anything with a fraction) as exact decimal strings."""
     if isinstance(value, Decimal):
         return int(value) if "." not in str(value) else str(value)
     raise TypeError(type(value).__name__)
 
 
-def _request_id(event: dict, context) -> str:
+def _request_id(event: dict, context: object) -> str:
     return (
         getattr(context, "aws_request_id", None)
         or (event.get("requestContext") or {}).get("requestId")
@@ -64,7 +65,7 @@ def _body(event: dict) -> bytes:
     return body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
 
 
-def post_orders(event: dict, context=None, settings: Settings | None = None) -> dict:
+def post_orders(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
     request_id = _request_id(event, context)
     entries, problems = parse_orders(_body(event))
@@ -84,7 +85,7 @@ def _path_param(event: dict, name: str) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _read(event: dict, context, call) -> dict:
+def _read(event: dict, context: object, call: Callable[[], dict]) -> dict:
     request_id = _request_id(event, context)
     try:
         return call()
@@ -93,7 +94,7 @@ def _read(event: dict, context, call) -> dict:
         return response(503, {"message": "could not read the order data, try again", "request_id": request_id})
 
 
-def get_customer_invoices(event: dict, context=None, settings: Settings | None = None) -> dict:
+def get_customer_invoices(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
     customer = _path_param(event, "id")
     if customer is None:
@@ -112,7 +113,7 @@ def get_customer_invoices(event: dict, context=None, settings: Settings | None =
     return _read(event, context, read)
 
 
-def get_invoice(event: dict, context=None, settings: Settings | None = None) -> dict:
+def get_invoice(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
     invoice = _path_param(event, "invoice_no")
     if invoice is None:

@@ -20,16 +20,18 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ecom_etl import delta_log_store
+from ecom_etl.progress import Progress
 from ecom_etl.settings import Settings, environment_with
 from ecom_etl.stream import dynamo
 
 STATE_DIR = ".ecom-etl"
 DEFAULT_PORT = 4566
-BUCKETS = ("ecom-raw", "ecom-lake")
+LOCAL_BUCKETS = ("ecom-raw", "ecom-lake")  # the raw and lake buckets of the stack `local up` deploys
 
 
 def free_port() -> int:
@@ -69,8 +71,21 @@ def start(port: int = DEFAULT_PORT, state_dir: str = STATE_DIR) -> str:
         )
     with open(os.path.join(state_dir, "moto.pid"), "w", encoding="utf-8") as fh:
         fh.write(str(proc.pid))
+    with open(os.path.join(state_dir, "moto.url"), "w", encoding="utf-8") as fh:
+        fh.write(url)
     wait_until_up(url)
     return url
+
+
+def running_url(state_dir: str = STATE_DIR) -> str | None:
+    """The URL of the emulator `start` ran from `state_dir`, if it answers."""
+    try:
+        with open(os.path.join(state_dir, "moto.url"), encoding="utf-8") as fh:
+            url = fh.read().strip()
+        wait_until_up(url, seconds=0.5)
+        return url
+    except (FileNotFoundError, RuntimeError):
+        return None
 
 
 def started_pid(state_dir: str = STATE_DIR) -> int | None:
@@ -95,7 +110,7 @@ def stop(state_dir: str = STATE_DIR) -> bool:
     return True
 
 
-def _exists_ok(call, *args, **kwargs) -> None:
+def _exists_ok(call: Callable[..., object], *args: object, **kwargs: object) -> None:
     try:
         call(*args, **kwargs)
     except ClientError as exc:
@@ -107,7 +122,7 @@ def _exists_ok(call, *args, **kwargs) -> None:
             raise
 
 
-def create_table(dynamodb, name: str, keys: tuple[str, str], ttl: str | None = None) -> None:
+def create_table(dynamodb: Any, name: str, keys: tuple[str, str]) -> None:
     partition, sort = keys
     _exists_ok(
         dynamodb.create_table,
@@ -116,30 +131,41 @@ def create_table(dynamodb, name: str, keys: tuple[str, str], ttl: str | None = N
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in keys],
         KeySchema=[{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
     )
-    if ttl:
-        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
 
 
-def create_resources(settings: Settings, shards: int = 2, buckets: tuple[str, ...] = BUCKETS) -> None:
-    """The stream, the serving tables, the Delta log store's table and the buckets."""
-    kinesis, dynamodb, s3 = settings.client("kinesis"), settings.client("dynamodb"), settings.client("s3")
+def create_resources(settings: Settings, shards: int = 2) -> None:
+    """A stream and the two serving tables under the settings' names (tests and benchmarks make
+    fresh ones; everything else comes from the platform's stack, `deploy_platform`)."""
+    kinesis, dynamodb = settings.client("kinesis"), settings.client("dynamodb")
     _exists_ok(kinesis.create_stream, StreamName=settings.stream, ShardCount=shards)
     kinesis.get_waiter("stream_exists").wait(StreamName=settings.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
     create_table(dynamodb, settings.customers_table, dynamo.CUSTOMERS_KEYS)
     create_table(dynamodb, settings.invoices_table, dynamo.INVOICES_KEYS)
-    create_table(dynamodb, settings.delta_log_table, delta_log_store.KEYS, ttl=delta_log_store.TTL_ATTRIBUTE)
-    for bucket in buckets:
-        _exists_ok(s3.create_bucket, Bucket=bucket)
+
+
+def deploy_platform(settings: Settings, stack: str, shards: int, progress: Progress) -> dict[str, str]:
+    """The platform's stack on the emulator (deployed once; its outputs), with the local bucket names."""
+    from ecom_etl.deploy import deploy
+
+    cfn = settings.client("cloudformation")
+    try:
+        (found,) = cfn.describe_stacks(StackName=stack)["Stacks"]
+        if found["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+    except cfn.exceptions.ClientError:
+        pass
+    parameters = {"RawBucketName": LOCAL_BUCKETS[0], "LakeBucketName": LOCAL_BUCKETS[1], "ShardCount": str(shards)}
+    return deploy(settings, stack, parameters, progress, poll=0.5).outputs
 
 
 class OneAtATime:
     """A WSGI application that serves one request at a time (see the module's docstring)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: Callable) -> None:
         self.app = app
         self.lock = threading.Lock()
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
         with self.lock:
             return list(self.app(environ, start_response))
 

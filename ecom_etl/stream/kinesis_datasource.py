@@ -35,7 +35,7 @@ class KinesisDataSource(DataSource):
     def schema(self) -> str:
         return PAYLOAD_DDL
 
-    def simpleStreamReader(self, schema) -> KinesisStreamReader:
+    def simpleStreamReader(self, schema: object) -> KinesisStreamReader:
         return KinesisStreamReader(self.options)
 
 

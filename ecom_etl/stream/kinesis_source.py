@@ -93,7 +93,7 @@ class ShardReader:
         return out
 
 
-def list_shards(settings: Settings, kinesis=None) -> list[str]:
+def list_shards(settings: Settings, kinesis: object = None) -> list[str]:
     kinesis = kinesis or settings.client("kinesis")
     pages = kinesis.get_paginator("list_shards").paginate(StreamName=settings.stream)
     return [shard["ShardId"] for page in pages for shard in page["Shards"]]

@@ -41,7 +41,7 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-def _text(value) -> str | None:
+def _text(value: object) -> str | None:
     """A JSON value as the raw string a CSV field would hold (numbers keep their written form)."""
     if value is None or isinstance(value, str):
         return value
@@ -50,7 +50,7 @@ def _text(value) -> str | None:
     raise ValueError("must be a string or a number")
 
 
-def check_line(index: int, line) -> tuple[dict | None, list[str]]:
+def check_line(index: int, line: object) -> tuple[dict | None, list[str]]:
     """A posted line -> (its PutRecords entry, problems)."""
     where = f"lines[{index}]"
     if not isinstance(line, dict):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 
 from ecom_etl.cleaning import dynamodb_rejects
 from ecom_etl.lake import Lake
@@ -24,7 +25,7 @@ from ecom_etl.stream.records import payloads_to_records
 DYNAMO_TASKS = 1
 
 
-def _write_partition(settings: Settings, rows) -> None:
+def _write_partition(settings: Settings, rows: Iterable[Row]) -> None:
     dynamo.write_lines(settings, [row.asDict() for row in rows])
 
 

@@ -21,7 +21,7 @@ MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 ATTEMPTS = 10
 
 
-def put_records(settings: Settings, entries: list[dict], kinesis=None) -> None:
+def put_records(settings: Settings, entries: list[dict], kinesis: object = None) -> None:
     """One PutRecords call's worth of entries, sending those that failed again until all are in.
 
     boto3's retries cover a failed call; a call can also succeed with some entries refused

@@ -4,6 +4,11 @@ Every stream source (the Spark 4 data source, the Spark 3.5 adapter, Glue's Kine
 `glue_payloads`) hands process_batch a DataFrame of PAYLOAD_DDL: each record's bytes and its position.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -11,12 +16,15 @@ from ecom_etl import wire
 from ecom_etl.schema import RECORD_DDL
 from ecom_etl.sources import batches
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 PAYLOAD_DDL = "payload binary, source string"
 # Glue's Kinesis source parses JSON records itself; its schema names the wire format's fields.
 GLUE_RECORD_DDL = "csv STRING, csv_base64 STRING, too_large STRING"
 
 
-def _records_of_payloads(arrow_batches):
+def _records_of_payloads(arrow_batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """mapInArrow: (payload, source) -> records."""
     for batch in arrow_batches:
         payloads, sources = batch.column("payload").to_pylist(), batch.column("source").to_pylist()

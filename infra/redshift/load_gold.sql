@@ -1,16 +1,23 @@
 -- Load the gold tables into Redshift Serverless for Tableau (the optional EnableRedshift=true path).
 --
 -- The lake's tables are Delta. Redshift Spectrum reads Delta through symlink manifests, which the
--- crawler writes after every batch run (DeltaTargets WriteManifest: true in platform.yaml). The
+-- gold job writes next to each gold table (lake/gold/<table>/_symlink_format_manifest/). The
 -- external tables below read those manifests; the local tables are refreshed copies that BI tools
--- query without scanning S3. Run it in the workgroup's query editor after a batch run; replace
--- <LakeBucket> with the stack output LakeBucket. The namespace's default IAM role
--- (RedshiftSpectrumRole) grants read access to lake/gold/ and the Glue catalog.
+-- query without scanning S3. Run it in the workgroup's query editor after a gold refresh; replace
+-- <LakeBucket> with the stack output LakeBucket and <DatabaseName> with the stack parameter
+-- DatabaseName (default ecom). The external schema uses the catalog database the stack creates for
+-- Spectrum (SpectrumDatabase, <DatabaseName>_spectrum); the namespace's default IAM role
+-- (RedshiftSpectrumRole) may create tables there and read lake/gold/, but not create databases.
+-- The native Delta tables that Athena reads stay in <DatabaseName>, registered by the jobs.
 
 CREATE EXTERNAL SCHEMA IF NOT EXISTS lake_gold
-FROM DATA CATALOG DATABASE 'ecom_redshift_spectrum'
-IAM_ROLE default
-CREATE EXTERNAL DATABASE IF NOT EXISTS;
+FROM DATA CATALOG DATABASE '<DatabaseName>_spectrum'
+IAM_ROLE default;
+
+-- Rerunnable: a table already there is replaced, so its location follows the manifests.
+DROP TABLE IF EXISTS lake_gold.revenue_monthly;
+DROP TABLE IF EXISTS lake_gold.revenue_quarterly;
+DROP TABLE IF EXISTS lake_gold.top_products_by_season;
 
 CREATE EXTERNAL TABLE lake_gold.revenue_monthly (
     year INT, month INT,

@@ -1,0 +1,169 @@
+"""Fault injection: a batch run killed in each stage, a stream sink that fails mid-write, an
+emulator that stops answering. After recovery the lake (and DynamoDB) equal a clean run's."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from ecom_etl.batch import run_batch
+from ecom_etl.lake import Lake
+from ecom_etl.storage import Storage
+from ecom_etl.stream import dynamo, emulator
+from ecom_etl.stream.producer import file_records, produce
+from ecom_etl.stream.runner import run_stream
+from tests.test_pipeline import assert_same_lake
+
+pytestmark = pytest.mark.slow
+DAYS = slice(60, 70)
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def inbox(generated, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("fault-inbox")
+    for name in sorted(os.listdir(generated))[DAYS]:
+        shutil.copy(os.path.join(generated, name), path / name)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def clean(spark, aws, inbox, tmp_path_factory) -> Lake:
+    lake = Lake.at(str(tmp_path_factory.mktemp("clean-wh")))
+    run_batch(spark, aws, inbox, lake.root, progress=quiet, register=False)
+    return lake
+
+
+def kill_batch_when(inbox: str, lake: Lake, ready) -> str:
+    """Run `ecom-etl batch` in its own process and kill -9 it when `ready(line)` says so."""
+    job = subprocess.Popen(
+        [sys.executable, "-m", "ecom_etl.cli", "batch", "--input", inbox, "--warehouse", lake.root],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    seen = []
+    for line in job.stderr:
+        seen.append(line)
+        if ready(line):
+            job.send_signal(signal.SIGKILL)
+            break
+    job.wait()
+    assert job.returncode == -signal.SIGKILL, "".join(seen)
+    return "".join(seen)
+
+
+@pytest.mark.parametrize("stage", ["parse and clean", "write silver", "write quarantine"])
+def test_a_batch_killed_in_a_stage_heals_on_the_next_run(spark, aws, inbox, clean, tmp_path, stage):
+    lake = Lake.at(str(tmp_path / "wh"))
+    kill_batch_when(inbox, lake, lambda line: f"] {stage} ..." in line)
+    healed = run_batch(spark, aws, inbox, lake.root, progress=quiet, register=False)
+    assert healed.reconciles and healed.files_new == DAYS.stop - DAYS.start  # nothing was recorded as loaded
+    assert_same_lake(spark, lake, clean)
+    assert Storage(aws).names(lake.staging_root) == []  # the killed run's staging is gone too
+
+
+def test_a_batch_killed_between_gold_commits_heals_gold_on_the_next_run(spark, aws, inbox, clean, tmp_path):
+    """Once the run reported success with stale gold: gold was rebuilt only when lines were new."""
+    lake = Lake.at(str(tmp_path / "wh"))
+    first_gold_commit = os.path.join(lake.gold("revenue_daily"), "_delta_log", "00000000000000000000.json")
+
+    def gold_started(line: str) -> bool:
+        if "refresh gold ..." not in line:
+            return False
+        deadline = time.monotonic() + 120
+        while not os.path.exists(first_gold_commit):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        return True
+
+    kill_batch_when(inbox, lake, gold_started)
+    assert not os.path.exists(lake.gold("top_products_by_season"))  # killed between gold commits
+    healed = run_batch(spark, aws, inbox, lake.root, progress=quiet, register=False)
+    assert healed.files_new == 0 and "top_products_by_season" in healed.gold_rebuilt
+    assert "revenue_daily" not in healed.gold_rebuilt  # already at silver's version
+    assert_same_lake(spark, lake, clean)
+
+
+@pytest.fixture
+def stream(aws):
+    suffix = uuid.uuid4().hex[:8]
+    settings = aws.named(stream=f"orders-{suffix}", customers_table=f"c-{suffix}", invoices_table=f"i-{suffix}")
+    emulator.create_resources(settings, shards=1)
+    return settings
+
+
+def streamed(spark, settings, inbox: str, lake: Lake, checkpoint: str) -> None:
+    run_stream(spark, settings, lake, checkpoint, 0.1, max_records=300, stop_when_idle=True, progress=quiet)
+
+
+def assert_same_serving_tables(settings, other) -> None:
+    for table, other_table, key in (
+        (settings.invoices_table, other.invoices_table, ("InvoiceNo", "LineKey")),
+        (settings.customers_table, other.customers_table, ("CustomerID", "InvoiceNo")),
+    ):
+        scan = settings.resource("dynamodb").Table
+        assert sorted(scan(table).scan()["Items"], key=lambda i: tuple(i[k] for k in key)) == sorted(
+            scan(other_table).scan()["Items"], key=lambda i: tuple(i[k] for k in key)
+        )
+
+
+def test_a_sink_failing_mid_write_is_written_again_and_nothing_twice(spark, aws, inbox, stream, tmp_path, monkeypatch):
+    produce(stream, file_records(Storage(stream), inbox))
+    lake, checkpoint = Lake.at(str(tmp_path / "wh")), str(tmp_path / "cp")
+    real, calls = dynamo.put_customers, []
+
+    def failing(settings, lines):
+        calls.append(1)
+        if len(calls) == 2:  # the second batch: its invoices are written, its customers are not
+            raise ConnectionError("the table went away mid-batch")
+        return real(settings, lines)
+
+    monkeypatch.setattr(dynamo, "put_customers", failing)
+    with pytest.raises(Exception, match="went away"):
+        streamed(spark, stream, inbox, lake, checkpoint)
+    streamed(spark, stream, inbox, lake, checkpoint)  # the same batch again, then the rest
+    monkeypatch.undo()
+
+    reference = aws.named(
+        stream=f"{stream.stream}-ref",
+        customers_table=f"{stream.customers_table}-ref",
+        invoices_table=f"{stream.invoices_table}-ref",
+    )
+    emulator.create_resources(reference, shards=1)
+    produce(reference, file_records(Storage(reference), inbox))
+    clean = Lake.at(str(tmp_path / "clean"))
+    streamed(spark, reference, inbox, clean, str(tmp_path / "cp-ref"))
+    assert_same_lake(spark, lake, clean)
+    assert_same_serving_tables(stream, reference)
+
+
+def test_an_emulator_that_stops_answering_for_a_while_loses_nothing(
+    spark, aws, emulator_pid, inbox, stream, clean, tmp_path
+):
+    """The emulator (all of AWS, locally) is frozen for 5 s in the middle of the stream job."""
+    produce(stream, file_records(Storage(stream), inbox))
+    lake = Lake.at(str(tmp_path / "wh"))
+    worker = threading.Thread(target=streamed, args=(spark, stream, inbox, lake, str(tmp_path / "cp")))
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.path.join(lake.silver, "_delta_log")):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    os.kill(emulator_pid, signal.SIGSTOP)
+    time.sleep(5)
+    os.kill(emulator_pid, signal.SIGCONT)
+    worker.join(timeout=300)
+    assert not worker.is_alive()
+    silver = lambda path: sorted(map(tuple, spark.read.format("delta").load(path).collect()))  # noqa: E731
+    assert silver(lake.silver) == silver(clean.silver)
+    assert len(stream.resource("dynamodb").Table(stream.invoices_table).scan()["Items"]) == len(silver(clean.silver))
