@@ -108,11 +108,11 @@ def run_demo(warehouse: str | None, report_out: str, emulator_port: int, api_por
     settings = Settings.from_environment().at(url)
     server, stopped, streaming = None, threading.Event(), None
     try:
-        outputs = emulator.deploy_platform(settings, "ecom", 2, progress)
-        storage, lake = Storage(settings), Lake.at(warehouse or f"s3://{outputs['LakeBucket']}/lake")
+        resources = emulator.deploy_platform(settings, "ecom", 2, progress)
+        storage, lake = Storage(settings), Lake.at(warehouse or f"s3://{resources['LakeBucket']}/lake")
         spark = local_session(settings, "ecom-etl demo")
 
-        raw = f"s3://{outputs['RawBucket']}/orders/"
+        raw = f"s3://{resources['RawBucket']}/orders/"
         progress(f"[2/{STEPS}] the built-in data uploaded to {raw}, then the batch job into {lake.root}")
         upload_builtin(settings, builtin_data(spark), raw)
         summary = run_batch(spark, settings, raw, lake.root, progress=progress, register=True)

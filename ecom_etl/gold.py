@@ -9,6 +9,7 @@ whoever runs it: the batch job, the stream job, or `ecom-etl gold`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
@@ -21,6 +22,7 @@ from ecom_etl.lake import Lake
 from ecom_etl.schema import GOLD_TABLES, TOP_PRODUCTS_TABLE
 
 SILVER_VERSION = "silver_version"
+SPECTRUM_TABLES = ("revenue_monthly", "revenue_quarterly", "top_products_by_season")  # infra/redshift/load_gold.sql
 HISTORY_SEARCHED = 10  # maintenance commits (OPTIMIZE, VACUUM) may come after a gold build
 
 
@@ -66,13 +68,18 @@ def refresh_gold(spark: SparkSession, lake: Lake) -> GoldState:
         return state
     silver = spark.read.format("delta").option("versionAsOf", version).load(lake.silver)
     totals = silver.transform(invoice_totals(*PERIOD_KEYS)).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        tables = build_gold(silver, totals)
-        for name in behind:
-            state.rows[name] = delta.overwrite(tables[name], lake.gold(name), {SILVER_VERSION: version})
-            # Redshift Spectrum reads Delta through symlink manifests (infra/redshift/load_gold.sql).
+    tables = build_gold(silver, totals)
+
+    def rebuild(name: str) -> int:
+        rows = delta.overwrite(tables[name], lake.gold(name), {SILVER_VERSION: version})
+        if name in SPECTRUM_TABLES:  # Redshift Spectrum reads Delta through symlink manifests
             DeltaTable.forPath(spark, lake.gold(name)).generate("symlink_format_manifest")
-            state.rebuilt.append(name)
+        return rows
+
+    try:  # small tables: each write is mostly fixed cost, so they run side by side
+        with ThreadPoolExecutor(len(behind)) as pool:
+            state.rows.update(zip(behind, pool.map(rebuild, behind)))
+        state.rebuilt = behind
     finally:
         totals.unpersist()
     state.rows = {name: state.rows[name] for name in GOLD_TABLES}

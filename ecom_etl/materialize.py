@@ -1,7 +1,8 @@
 """How a load computes its parsed lines once and counts what passes: staged or cached.
 
-A batch run stages the parsed lines as Parquet (written once, read column by column by each
-insert; the raw columns kept only where a line is quarantined) and counts with observations of
+A batch run stages the parsed lines as a Delta table (written once, read column by column by each
+insert; the raw columns kept only where a line is quarantined; Delta because on S3 a plain Parquet
+write renames every file it writes, by copying it) and counts with observations of
 the passes it makes anyway. A micro-batch is small: its lines are cached, and counted by
 aggregating the cache (an observation would never be filled when a replayed write is skipped).
 """
@@ -36,7 +37,7 @@ class Materializer(Protocol):
 
 
 class Staged:
-    """A batch run's parsed lines in Parquet at `path` for the run, removed afterwards."""
+    """A batch run's parsed lines at `path` for the run, removed afterwards."""
 
     def __init__(self, storage: Storage, path: str) -> None:
         self.storage, self.path = storage, path
@@ -53,8 +54,8 @@ class Staged:
         )
         try:
             with stage("parse and clean"):
-                slim.write.mode("overwrite").parquet(self.path)
-            yield parsed.sparkSession.read.parquet(self.path)
+                slim.write.format("delta").mode("overwrite").save(self.path)
+            yield parsed.sparkSession.read.format("delta").load(self.path)
         finally:
             self.storage.delete_tree(self.path)
 

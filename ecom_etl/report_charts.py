@@ -223,5 +223,3 @@ def figures(data: ReportData) -> dict[str, go.Figure]:
         "quality": _quality(data.quarantine_reasons),
     }
     return {name: fig for name, fig in figs.items() if fig is not None}
-
-

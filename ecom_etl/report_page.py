@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from ecom_etl.report import ReportData
 
+
 def _kpis(data: ReportData) -> list[tuple[str, str]]:
     """Headline figures, all of the whole lake (duplicates: summed over every batch run it records)."""
     net = sum(float(r["net_revenue"]) for r in data.monthly)

@@ -70,6 +70,9 @@ def local_conf(spark_settings: SparkSettings, settings: Settings) -> dict[str, s
         "spark.driver.extraJavaOptions": java_opts,
         "spark.pyspark.python": sys.executable,  # workers run the interpreter that has ecom_etl
         "spark.databricks.delta.snapshotPartitions": "2",
+        # A .crc file per commit is written by rename; on S3A a rename is a copy, and over an emulator's
+        # plain HTTP the SDK refuses to copy a KMS-encrypted object (retrying for minutes first).
+        "spark.databricks.delta.writeChecksumFile.enabled": "false",
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
     }
 

@@ -33,6 +33,33 @@ NETTY = [
     "io.netty:netty-transport-classes-epoll",
     "io.netty:netty-transport-native-unix-common",
 ]
+# What Spark 4.1 ships already (newer): older copies from Delta's and Hadoop's poms would shadow them.
+SHIPPED_BY_SPARK_4 = [
+    "org.apache.hadoop:hadoop-client-api",
+    "org.apache.hadoop:hadoop-client-runtime",
+    "com.fasterxml.jackson.core:jackson-annotations",
+    "com.fasterxml.jackson.core:jackson-core",
+    "com.fasterxml.jackson.core:jackson-databind",
+    "com.github.luben:zstd-jni",
+    "com.google.code.findbugs:jsr305",
+    "commons-codec:commons-codec",
+    "commons-pool:commons-pool",
+    "io.airlift:aircompressor",
+    "org.apache.httpcomponents:httpclient",
+    "org.apache.httpcomponents:httpcore",
+    "org.apache.logging.log4j:log4j-api",
+    "org.apache.logging.log4j:log4j-core",
+    "org.apache.logging.log4j:log4j-slf4j2-impl",
+    "org.apache.parquet:parquet-column",
+    "org.apache.parquet:parquet-common",
+    "org.apache.parquet:parquet-encoding",
+    "org.apache.parquet:parquet-format-structures",
+    "org.apache.parquet:parquet-hadoop",
+    "org.apache.parquet:parquet-jackson",
+    "org.locationtech.jts:jts-core",
+    "org.roaringbitmap:RoaringBitmap",
+    "org.xerial.snappy:snappy-java",
+]
 # Hadoop line -> (the SDK modules its hadoop-aws needs, what to leave out of their dependencies).
 S3A: dict[str, tuple[list[str], list[str]]] = {
     "3.3": (
@@ -58,6 +85,7 @@ S3A: dict[str, tuple[list[str], list[str]]] = {
             "software.amazon.awssdk:bundle",
             "software.amazon.s3.analyticsaccelerator:analyticsaccelerator-s3",
             "org.wildfly.openssl:wildfly-openssl",
+            *SHIPPED_BY_SPARK_4,
         ],
     ),
 }

@@ -294,3 +294,18 @@ def test_broken_rows_inside_a_good_file_are_quarantined_not_fatal(capsys, spark,
     ) == (5, 1, 1, 3)
     assert summary["reconciles"] and summary["quarantine_reasons"]["malformed_record"] == 3
     assert "read = kept + duplicates + quarantined: ok" in out
+
+
+def test_the_gold_tables_redshift_reads_have_their_symlink_manifests(loaded):
+    """infra/redshift/load_gold.sql reads these tables through the manifests each gold build writes."""
+    import re
+
+    from ecom_etl.gold import SPECTRUM_TABLES
+    from ecom_etl.template import REPO_ROOT
+
+    _, lake = loaded
+    sql = (REPO_ROOT / "infra" / "redshift" / "load_gold.sql").read_text()
+    assert set(re.findall(r"lake/gold/(\w+)/_symlink_format_manifest/", sql)) == set(SPECTRUM_TABLES)
+    for name in SPECTRUM_TABLES:
+        manifest = Path(lake.gold(name), "_symlink_format_manifest", "manifest").read_text().split()
+        assert manifest and all(line.startswith("file:") and line.endswith(".parquet") for line in manifest)

@@ -53,6 +53,15 @@ def test_several_queries_run_in_one_spark(capsys, loaded):
     assert code == 0 and out.split("\n\n") == ["a\n1", "b\n2\n"]
 
 
+def test_statements_are_read_from_standard_input(capsys, monkeypatch, loaded):
+    import io
+
+    _, lake = loaded
+    monkeypatch.setattr("sys.stdin", io.StringIO("SELECT 1 AS a;\nSELECT 'x;y' AS b\n;"))
+    assert cli.main(["sql", "--warehouse", lake.root, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.split("\n\n") == ["a\n1", "b\nx;y\n"]
+
+
 def test_an_empty_warehouse_says_what_to_do(capsys, spark, tmp_path):
     from ecom_etl.lake import Lake
 

@@ -60,8 +60,8 @@ def run_up(args: argparse.Namespace) -> int:
     settings = Settings.from_environment().at(url)
     out = emulator.deploy_platform(settings, args.stack, args.shards, common.progress)
     print(
-        f"AWS emulator on {url} with stack {args.stack}: stream {out['OrdersStreamName']}, tables "
-        f"{out['CustomersTableName']}, {out['InvoicesTableName']}, {out['DeltaLogTableName']}; "
+        f"AWS emulator on {url} with stack {args.stack}: stream {out['OrdersStream']}, tables "
+        f"{out['CustomersTable']}, {out['InvoicesTable']}, {out['DeltaLogTable']}; "
         f"buckets {out['RawBucket']}, {out['LakeBucket']}"
     )
     print(f"use it with: export AWS_ENDPOINT_URL={url}   (or --endpoint-url {url})")

@@ -144,18 +144,24 @@ def create_resources(settings: Settings, shards: int = 2) -> None:
 
 
 def deploy_platform(settings: Settings, stack: str, shards: int, progress: Progress) -> dict[str, str]:
-    """The platform's stack on the emulator (deployed once; its outputs), with the local bucket names."""
+    """The platform's stack on the emulator, deployed once with the local bucket names; returns
+    the physical names of its resources by logical id (OrdersStream, LakeBucket, ...)."""
     from ecom_etl.deploy import deploy
 
     cfn = settings.client("cloudformation")
     try:
-        (found,) = cfn.describe_stacks(StackName=stack)["Stacks"]
-        if found["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
-            return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+        status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
     except cfn.exceptions.ClientError:
-        pass
-    parameters = {"RawBucketName": LOCAL_BUCKETS[0], "LakeBucketName": LOCAL_BUCKETS[1], "ShardCount": str(shards)}
-    return deploy(settings, stack, parameters, progress, poll=0.5).outputs
+        status = None
+    if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        parameters = {"RawBucketName": LOCAL_BUCKETS[0], "LakeBucketName": LOCAL_BUCKETS[1], "ShardCount": str(shards)}
+        deploy(settings, stack, parameters, progress, poll=0.5)
+    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+    return {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for page in pages
+        for r in page["StackResourceSummaries"]
+    }
 
 
 class OneAtATime:

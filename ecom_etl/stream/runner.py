@@ -25,7 +25,8 @@ DEFAULT_GOLD_SECONDS = 300.0
 class BatchHandler:
     """process_batch with a progress line per batch, and a gold refresh at most every
     `gold_seconds` once silver has changed (and when the job stops): streamed lines reach gold
-    without a batch run."""
+    without a batch run. The first refresh is due whatever happened: it also heals what a job that
+    died before its refresh left behind."""
 
     spark: SparkSession
     settings: Settings
@@ -33,7 +34,7 @@ class BatchHandler:
     app_id: str
     progress: Progress
     gold_seconds: float = DEFAULT_GOLD_SECONDS
-    _changed: bool = False
+    _changed: bool = True  # a job that died after a silver commit may have left gold behind
     _refreshed: float = field(default_factory=time.monotonic)
 
     def __call__(self, payloads: DataFrame, batch_id: int) -> LoadResult:
