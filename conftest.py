@@ -36,14 +36,32 @@ def emulator_pid(emulator_state) -> int:
 
 @pytest.fixture(scope="session")
 def aws(emulator_state):
-    """Settings pointing at the emulator, with the platform's stack deployed in it as `ecom-etl local
-    up` deploys it: the stream, tables, log store table and buckets under the template's names."""
+    """Settings pointing at the emulator (an empty AWS: tests make the resources they use)."""
     from ecom_etl.settings import Settings
     from ecom_etl.stream import emulator
 
-    settings = Settings().at(emulator.running_url(emulator_state))
-    emulator.deploy_platform(settings, "ecom", shards=1, progress=lambda _: None)
-    return settings
+    return Settings().at(emulator.running_url(emulator_state))
+
+
+@pytest.fixture(scope="session")
+def platform(aws):
+    """The emulator with the platform's stack deployed as `ecom-etl local up` deploys it: the
+    stream, tables, the Delta log store's table and the buckets under the template's names."""
+    from ecom_etl.stream import emulator
+
+    emulator.deploy_platform(aws, "ecom", shards=1, progress=lambda _: None)
+    return aws
+
+
+# A test is slow (left out by `make test-fast`) when it runs a job, a stream or a deploy: modules and tests that do are
+# marked where they are written; a test that needs one of these fixtures is marked here.
+SLOW_FIXTURES = {"loaded", "generated", "platform", "by_batch", "real_data_dir"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Batch benchmark: the Spark job against a DuckDB and a pandas reference, at 1x, 10x and 100x.
 
-    python bench/batch_bench.py [--sizes 1x,10x,100x] [--runs 3] [--test-suite]
+    python bench/batch_bench.py [--sizes 1x,10x,100x] [--runs 3] [--test-suite] [--data DIR] [--dry-run]
 
 Per size: every implementation runs once and the gold tables of all three must be identical; that
 run is the first of --runs timed runs, and the median wall time and the peak RSS (the whole process
@@ -8,6 +8,8 @@ tree, sampled every 0.2 s) are reported, with rows/s and the Spark/DuckDB and Sp
 the same run. 1x is the real data set (../shared); 10x and 100x are generated once (deterministic
 seeds) into $ECOM_BENCH_DATA (default ~/.cache/ecom_etl/bench-data), where every clone of the
 repository reuses them. Each size's results are appended to bench/results/batch.md once measured.
+--data DIR measures the CSV files of DIR instead (e.g. a few days of the real data, for a quick
+check); --dry-run prints the tables and appends nothing.
 """
 
 import argparse
@@ -143,8 +145,8 @@ def _run_once(size: str, name: str, input_dir: str, work: str, label: str) -> tu
     return run, out
 
 
-def bench_size(size: str, runs: int, work: str) -> tuple[dict[str, Result], int]:
-    input_dir, rows = dataset(size)
+def bench_size(size: str, runs: int, work: str, data: str | None = None) -> tuple[dict[str, Result], int]:
+    input_dir, rows = (data, 0) if data else dataset(size)  # the rows are the Spark job's count
     results = {name: Result() for name in ENGINES}
     golds = {}
     for name in ENGINES:  # the check: one run each, gold tables compared; it counts as run 1
@@ -206,7 +208,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="1x,10x,100x")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--test-suite", action="store_true", help="also time `make test`")
+    parser.add_argument(
+        "--data", metavar="DIR", help="measure the *.csv files of DIR (as the references read them), not --sizes"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the tables; append nothing to results/")
     args = parser.parse_args()
+    data = os.path.abspath(args.data) if args.data else None
+    sizes = ["data"] if data else args.sizes.split(",")
+
+    def report(body: str) -> None:
+        if not args.dry_run:
+            append_section(RESULTS, TITLE, body)
+        print(body, flush=True)
+
     import duckdb
     import pandas
 
@@ -216,17 +230,13 @@ def main() -> None:
     )
     shutil.rmtree(LOGS, ignore_errors=True)  # this run's logs only
     with tempfile.TemporaryDirectory(prefix="ecom-bench-") as work:
-        for size in args.sizes.split(","):  # each size's table is written as soon as it is measured
+        for size in sizes:  # each size's table is written as soon as it is measured
             print(f"{size}:", flush=True)
-            results, rows = bench_size(size, args.runs, work)
-            body = f"{versions}\n\n{table({size: rows}, {size: results})}"
-            append_section(RESULTS, TITLE, body)
-            print(body, flush=True)
+            results, rows = bench_size(size, args.runs, work, data)
+            report(f"{versions}\n\n{table({size: rows}, {size: results})}")
     if args.test_suite:
-        body = f"`make test` (Glue 5.1 leg): {test_suite_seconds():.0f} s."
-        append_section(RESULTS, TITLE, body)
-        print(body)
-    print(f"appended to {RESULTS}")
+        report(f"`make test` (Glue 5.1 leg): {test_suite_seconds():.0f} s.")
+    print("--dry-run: nothing appended" if args.dry_run else f"appended to {RESULTS}")
 
 
 if __name__ == "__main__":

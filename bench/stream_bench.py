@@ -1,7 +1,8 @@
 """Streaming benchmark (not a test): process_batch throughput, and end-to-end latency through the
-emulator at a steady produce rate. Appends to bench/results/stream.md.
+emulator at a steady produce rate. Appends to bench/results/stream.md (--dry-run: only prints).
 
     .venv/bin/python bench/stream_bench.py [--rate 1000] [--seconds 60] [--trigger 5]
+        [--sizes 5000,20000,50000] [--runs 3] [--dry-run]
 """
 
 import argparse
@@ -17,35 +18,64 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from datetime import UTC
 
-from common import REAL_DATA, append_section, median, percentile
+from common import REAL_DATA, append_section, machine, median, percentile
 
-from ecom_etl.aws import Names, client, use_endpoint
-from ecom_etl.io import Lake
-from ecom_etl.pipeline import StageTimer
+from ecom_etl import csv_records, wire
+from ecom_etl.lake import Lake
+from ecom_etl.progress import StageTimer
 from ecom_etl.runtime import local_session
+from ecom_etl.settings import Settings
 from ecom_etl.stream import emulator
 from ecom_etl.stream.process import process_batch
-from ecom_etl.stream.producer import csv_lines
+from ecom_etl.stream.records import PAYLOAD_DDL
 from ecom_etl.stream.runner import run_stream
-from ecom_etl.stream.wire import line_to_record
+
+Line = tuple[bytes, tuple[str | None, ...]]  # a CSV record's exact bytes and its eight fields
+WORK = tempfile.gettempdir()  # main() puts every lake, checkpoint and the emulator's state in a directory of its own
 
 
-def real_lines(n: int) -> list[dict]:
+def scratch(prefix: str) -> str:
+    return tempfile.mkdtemp(prefix=prefix, dir=WORK)
+
+
+def real_lines(n: int) -> list[Line]:
+    """The first `n` records of the real data set, read as `produce` reads files."""
     if not os.path.isdir(REAL_DATA):
         sys.exit(f"the real data set is needed at {REAL_DATA}")
-    out = []
-    for line in csv_lines(os.path.abspath(REAL_DATA)):
-        out.append(line)
-        if len(out) == n:
-            return out
+    out: list[Line] = []
+    for name in sorted(os.listdir(REAL_DATA)):
+        if not name.endswith(".csv"):
+            continue
+        path = os.path.join(os.path.abspath(REAL_DATA), name)
+        with open(path, "rb") as fh:
+            for line in csv_records.file_lines(path, fh.read()):
+                out.append(line)
+                if len(out) == n:
+                    return out
     return out
 
 
-def fresh_names(shards: int = 1) -> Names:
+def entry(line: Line) -> dict:
+    """The PutRecords entry of a line, as `produce` sends it."""
+    data, fields = line
+    return {"Data": wire.line_payload(data), "PartitionKey": wire.partition_key(fields)}
+
+
+def payload_rows(lines: list[Line]) -> list[tuple[bytes, str]]:
+    """(payload, source) rows of PAYLOAD_DDL, positioned as the stream's sources are."""
+    return [(wire.line_payload(data), f"kinesis:bench/0/{i}") for i, (data, _) in enumerate(lines)]
+
+
+def fresh_settings(base: Settings, shards: int = 1) -> Settings:
+    """A stream and two tables of their own in the emulator."""
     suffix = uuid.uuid4().hex[:8]
-    names = Names(f"bench-{suffix}", f"bench-customers-{suffix}", f"bench-invoices-{suffix}")
-    emulator.create_resources(names, shards=shards, buckets=())
-    return names
+    settings = base.named(
+        stream=f"bench-{suffix}",
+        customers_table=f"bench-customers-{suffix}",
+        invoices_table=f"bench-invoices-{suffix}",
+    )
+    emulator.create_resources(settings, shards=shards)
+    return settings
 
 
 def cpu_seconds(pid: int) -> float:
@@ -55,42 +85,41 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def sink_split(spark, lines: list[dict], size: int, runs: int, emulator_pid: int) -> list[str]:
+def sink_split(spark, base: Settings, lines: list[Line], size: int, runs: int, emulator_pid: int) -> list[str]:
     """Where process_batch's time goes: the Delta part alone, then each DynamoDB table alone, with the
     CPU the emulator and this (client) process spent on it: the emulator serves every call in one
     Python process, so its CPU is a floor under the batch's time that no client change moves."""
     from datetime import datetime
 
-    from ecom_etl.pipeline import clean_and_load
+    from ecom_etl.load import load
+    from ecom_etl.materialize import Cached
     from ecom_etl.stream import dynamo
-    from ecom_etl.stream.records import records_to_raw
+    from ecom_etl.stream.records import payloads_to_records
 
-    payloads = [(line_to_record(l).decode(), f"kinesis:bench/0/{i}") for i, l in enumerate(lines[:size])]
+    payloads = payload_rows(lines[:size])
     delta = []
     for run in range(runs + 1):
-        lake = Lake.at(tempfile.mkdtemp(prefix="bench-lake-"))
-        frame = spark.createDataFrame(payloads, "payload string, source string")
+        lake = Lake.at(scratch("lake-"))
+        frame = spark.createDataFrame(payloads, PAYLOAD_DDL)
         started = time.perf_counter()
-        clean_and_load(spark, records_to_raw(frame), lake, datetime.now(UTC), txn=("bench", 0))
+        load(spark, payloads_to_records(frame), lake, datetime.now(UTC), Cached(), txn=("bench", 0))
         if run:
             delta.append(time.perf_counter() - started)
     silver = [r.asDict() for r in spark.read.format("delta").load(lake.silver).collect()]
     writes = {
-        "invoices (BatchWriteItem)": lambda names, db: dynamo.batch_put(
-            names.invoices_table, (dynamo.invoice_item(line) for line in silver), db
-        ),
-        "customers (conditional PutItem)": lambda names, db: dynamo.put_customers(names.customers_table, silver, db),
+        "invoices (BatchWriteItem)": lambda settings: dynamo.put_invoices(settings, silver),
+        "customers (conditional PutItem)": lambda settings: dynamo.put_customers(settings, silver),
     }
     measured = {label: [] for label in writes}  # (wall s, emulator CPU s, client CPU s, items) per run
     for _ in range(runs):
-        names, db = fresh_names(), client("dynamodb")
+        settings = fresh_settings(base)
         for label, write in writes.items():
             wall, server, own = time.perf_counter(), cpu_seconds(emulator_pid), time.process_time()
-            items = write(names, db)
+            items = write(settings)
             measured[label].append(
                 (time.perf_counter() - wall, cpu_seconds(emulator_pid) - server, time.process_time() - own, items)
             )
-    rows = [f"| {size:,}, Delta sinks only (clean_and_load) | {median(delta):.1f} | {size / median(delta):,.0f} | |"]
+    rows = [f"| {size:,}, Delta sinks only (load) | {median(delta):.1f} | {size / median(delta):,.0f} | |"]
     floor = 0.0
     for label, samples in measured.items():
         wall, server, own = (median([sample[i] for sample in samples]) for i in range(3))
@@ -108,18 +137,18 @@ def sink_split(spark, lines: list[dict], size: int, runs: int, emulator_pid: int
     return rows
 
 
-def throughput(spark, lines: list[dict], sizes: list[int], runs: int, emulator_pid: int) -> list[str]:
+def throughput(spark, base: Settings, lines: list[Line], sizes: list[int], runs: int, emulator_pid: int) -> list[str]:
     """Records/s of process_batch per batch size (median of `runs`), each run into a fresh lake and tables."""
     rows = ["| batch size | median s | records/s | stages (median run) |", "|---:|---:|---:|---|"]
     for size in sizes:
-        payloads = [(line_to_record(l).decode(), f"kinesis:bench/0/{i}") for i, l in enumerate(lines[:size])]
+        payloads = payload_rows(lines[:size])
         timings = []
         for run in range(runs + 1):  # the first run warms the JVM up and is not counted
-            names, lake = fresh_names(), Lake.at(tempfile.mkdtemp(prefix="bench-lake-"))
-            frame = spark.createDataFrame(payloads, "payload string, source string")
+            settings, lake = fresh_settings(base), Lake.at(scratch("lake-"))
+            frame = spark.createDataFrame(payloads, PAYLOAD_DDL)
             timer = StageTimer()
             started, server = time.perf_counter(), cpu_seconds(emulator_pid)
-            process_batch(spark, frame, 0, lake, names, "bench", timer)
+            process_batch(spark, frame, 0, lake, settings, "bench", timer)
             if run:
                 timings.append(
                     (
@@ -138,27 +167,43 @@ def throughput(spark, lines: list[dict], sizes: list[int], runs: int, emulator_p
     return rows
 
 
-def end_to_end(spark, lines: list[dict], rate: int, seconds: int, trigger: float) -> list[str]:
-    """Produce at `rate` records/s for `seconds`; latency = visible in silver and DynamoDB - put."""
-    names, lake = fresh_names(shards=1), Lake.at(tempfile.mkdtemp(prefix="bench-lake-"))
-    checkpoint = tempfile.mkdtemp(prefix="bench-cp-")
+def end_to_end(spark, base: Settings, lines: list[Line], rate: int, seconds: int, trigger: float) -> list[str]:
+    """Produce at `rate` records/s for `seconds`; latency = visible in silver and DynamoDB - put.
+
+    One stream job runs from the first put until every record is visible; a record is visible when
+    the process_batch call that holds it has returned (a source's sequence number names it)."""
+    settings, lake = fresh_settings(base, shards=1), Lake.at(scratch("lake-"))
+    checkpoint = scratch("checkpoint-")
+    entries = [entry(line) for line in lines]
     put_at: dict[str, float] = {}
     visible_at: dict[str, float] = {}
     total = rate * seconds
-    kinesis = client("kinesis")
+    kinesis = settings.client("kinesis")
+    done = threading.Event()  # every record visible, or the deadline passed: the stream job stops
+
+    def put(batch: list[dict]) -> None:
+        """One PutRecords call's entries, the refused ones sent again; notes each record's put time."""
+        for attempt in range(10):
+            now = time.monotonic()
+            result = kinesis.put_records(StreamName=settings.stream, Records=batch)
+            refused = []
+            for sent, r in zip(batch, result["Records"]):
+                if "SequenceNumber" in r:
+                    put_at[r["SequenceNumber"]] = now
+                else:
+                    refused.append(sent)
+            if not refused:
+                return
+            batch = refused
+            time.sleep(min(0.1 * 2**attempt, 2.0))
+        raise RuntimeError(f"Kinesis kept refusing {len(batch)} records")
 
     def producer() -> None:
         started, sent = time.monotonic(), 0
         tick = max(1, rate // 10)
-        while sent < total:
-            batch = [lines[(sent + i) % len(lines)] for i in range(min(tick, total - sent))]
-            now = time.monotonic()
-            result = kinesis.put_records(
-                StreamName=names.stream,
-                Records=[{"Data": line_to_record(l), "PartitionKey": l["InvoiceNo"]} for l in batch],
-            )
-            for r in result["Records"]:
-                put_at[r["SequenceNumber"]] = now
+        while sent < total and not done.is_set():
+            batch = [entries[(sent + i) % len(entries)] for i in range(min(tick, total - sent))]
+            put(batch)
             sent += len(batch)
             time.sleep(max(0.0, sent / rate - (time.monotonic() - started)))
 
@@ -168,80 +213,97 @@ def end_to_end(spark, lines: list[dict], rate: int, seconds: int, trigger: float
 
     def timed(spark_, frame, batch_id, *args, **kwargs):
         result = original(spark_, frame, batch_id, *args, **kwargs)
-        done = time.monotonic()
+        now = time.monotonic()
         for (source,) in frame.select("source").collect():
-            visible_at[source.rsplit("/", 1)[1]] = done
+            visible_at[source.rsplit("/", 1)[1]] = now
+        if len(visible_at) >= total:
+            done.set()
         return result
 
     runner.process_batch = timed
+    deadline = threading.Timer(seconds * 5 + 120, done.set)
     thread = threading.Thread(target=producer)
     started = time.monotonic()
-    thread.start()
-    stop = threading.Event()
-
-    def consume() -> None:
-        deadline = time.monotonic() + seconds * 5 + 120
-        while (not stop.is_set() or len(visible_at) < total) and time.monotonic() < deadline:
-            run_stream(
-                spark,
-                names,
-                lake.root,
-                checkpoint,
-                trigger,
-                max_records=100_000,
-                stop_when_idle=True,
-                progress=lambda m: print(m, flush=True),
-            )
-            if len(visible_at) >= total:
-                return
-
-    consumer = threading.Thread(target=consume)
-    consumer.start()
-    thread.join()
-    stop.set()
-    consumer.join()
-    runner.process_batch = original
-    elapsed = time.monotonic() - started
+    try:
+        deadline.start()
+        thread.start()
+        run_stream(
+            spark,
+            settings,
+            lake,
+            checkpoint,
+            trigger,
+            max_records=100_000,
+            progress=lambda m: print(m, flush=True),
+            stopped=done,
+        )
+    finally:
+        done.set()
+        deadline.cancel()
+        thread.join()
+        runner.process_batch = original
     latencies = [visible_at[s] - put_at[s] for s in put_at if s in visible_at]
-    return [
+    header = [
         "| produce rate | records | trigger | end-to-end records/s | latency p50 | latency p95 | p95 / trigger |",
         "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {rate:,}/s | {len(latencies):,} | {trigger:g}s | {len(latencies) / elapsed:,.0f} | "
-        f"{percentile(latencies, 50):.1f}s | {percentile(latencies, 95):.1f}s | {percentile(latencies, 95) / trigger:.1f} |",
+    ]
+    if not latencies:
+        return [*header, f"| {rate:,}/s | 0 of {total:,} visible | {trigger:g}s | | | | |"]
+    elapsed = max(visible_at.values()) - started  # to the last record visible (the job's final gold refresh aside)
+    missing = f" of {total:,}" if len(latencies) < total else ""
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    return [
+        *header,
+        f"| {rate:,}/s | {len(latencies):,}{missing} | {trigger:g}s | {len(latencies) / elapsed:,.0f} | "
+        f"{p50:.1f}s | {p95:.1f}s | {p95 / trigger:.1f} |",
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=int, default=1000)
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--trigger", type=float, default=5.0)
-    parser.add_argument("--sizes", default="5000,20000,50000")
-    parser.add_argument("--runs", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=int, default=1000, help="records/s produced end to end (default: %(default)s)")
+    parser.add_argument("--seconds", type=int, default=60, help="seconds of producing (default: %(default)s)")
+    parser.add_argument("--trigger", type=float, default=5.0, help="the stream job's trigger, s (default: %(default)s)")
+    parser.add_argument("--sizes", default="5000,20000,50000", help="process_batch sizes (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per size (default: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true", help="print the tables; append nothing to results/")
     args = parser.parse_args()
 
+    global WORK
+    with tempfile.TemporaryDirectory(prefix="ecom-bench-stream-", ignore_cleanup_errors=True) as WORK:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     # The emulator in its own process, as `ecom-etl local up` runs it: it does not share our GIL.
-    state = tempfile.mkdtemp(prefix="bench-moto-")
-    use_endpoint(emulator.start(emulator.free_port(), state_dir=state))
-    spark = local_session("ecom-etl-bench-stream")
-    sizes = [int(s) for s in args.sizes.split(",")]
-    lines = real_lines(max(sizes))
-    body = ["### process_batch (Delta silver + quarantine, DynamoDB both tables; moto server)", ""]
-    emulator_pid = emulator.started_pid(state)
-    body += throughput(spark, lines, sizes, args.runs, emulator_pid)
-    body += sink_split(spark, lines, max(sizes), args.runs, emulator_pid)
-    body += [
-        "",
-        f"### End to end: produce -> Kinesis (moto) -> stream job -> visible, {args.seconds}s at a steady rate",
-        "",
-    ]
-    body += end_to_end(spark, lines, args.rate, args.seconds, args.trigger)
-    text = "\n".join(body)
-    print(text)
-    append_section(
-        os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "stream.md"), "Streaming benchmark", text
-    )
-    emulator.stop(state_dir=state)
+    state = scratch("emulator-")
+    base = Settings().at(emulator.start(emulator.free_port(), state_dir=state))
+    try:
+        spark = local_session(base, "ecom-etl-bench-stream")
+        sizes = [int(s) for s in args.sizes.split(",")]
+        lines = real_lines(max(sizes))
+        body = ["### process_batch (Delta silver + quarantine, DynamoDB both tables; moto server)", ""]
+        emulator_pid = emulator.started_pid(state)
+        body += throughput(spark, base, lines, sizes, args.runs, emulator_pid)
+        body += sink_split(spark, base, lines, max(sizes), args.runs, emulator_pid)
+        body += [
+            "",
+            f"### End to end: produce -> Kinesis (moto) -> stream job -> visible, {args.seconds}s at a steady rate",
+            "",
+        ]
+        body += end_to_end(spark, base, lines, args.rate, args.seconds, args.trigger)
+        text = "\n".join(body)
+        if args.dry_run:
+            print(f"\nMachine: {machine()}\n\n{text}\n\n(--dry-run: nothing appended)")
+        else:
+            print(text)
+            append_section(
+                os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "stream.md"),
+                "Streaming benchmark",
+                text,
+            )
+    finally:
+        emulator.stop(state_dir=state)
 
 
 if __name__ == "__main__":

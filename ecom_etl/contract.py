@@ -96,7 +96,8 @@ ITEM_NAMES = (
 ITEM_STRINGS = ("invoice_no", "stock_code", "description", "customer_id", "country")
 ITEM_FIXED_BYTES = sum(len(n) for n in ITEM_NAMES) + LINE_KEY_SUFFIX_BYTES + 3 * NUMBER_BYTES + 19 + 1
 
-CLEAN_FIELDS = (
+# The eight cleaned fields, in the header's order: equal on all of them means an exact duplicate.
+CLEAN_COLUMNS: tuple[str, ...] = (
     "invoice_no",
     "stock_code",
     "description",
@@ -106,7 +107,7 @@ CLEAN_FIELDS = (
     "customer_id",
     "country",
 )
-FIELD_OF = dict(zip(CLEAN_FIELDS, HEADER))
+FIELD_OF = dict(zip(CLEAN_COLUMNS, HEADER))
 
 
 class CleanLine(NamedTuple):

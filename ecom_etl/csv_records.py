@@ -117,8 +117,8 @@ def header_of(name: str, first_bytes: bytes) -> list[str] | None:
     return next((fields for fields, _ in _split(text)), None)
 
 
-def file_records(name: str, data: bytes) -> Iterator[Record]:
-    """The records of one file after its header (checked). An empty file has none."""
+def _after_header(name: str, data: bytes) -> Iterator[tuple[Record, str]]:
+    """Each record of a file after its header (checked), with its text. An empty file has none."""
     text, utf8 = _text(decompress(name, data))
     records = _split(text)
     first = next(records, None)
@@ -126,7 +126,12 @@ def file_records(name: str, data: bytes) -> Iterator[Record]:
         return
     check_header(name, first[0])
     for fields, raw in records:
-        yield _record(fields, raw, utf8)
+        yield _record(fields, raw, utf8), raw
+
+
+def file_records(name: str, data: bytes) -> Iterator[Record]:
+    """The records of one file after its header (checked). An empty file has none."""
+    return (record for record, _ in _after_header(name, data))
 
 
 def one_record(data: bytes) -> Record:
@@ -151,12 +156,5 @@ def record_text(record: Record) -> str:
 def file_lines(name: str, data: bytes) -> Iterator[tuple[bytes, tuple[str | None, ...]]]:
     """Each record of a file after its header (checked) as (its exact bytes, its eight fields):
     what `produce` puts on the stream, one record each."""
-    text, utf8 = _text(decompress(name, data))
-    records = _split(text)
-    first = next(records, None)
-    if first is None:
-        return
-    check_header(name, first[0])
-    for fields, raw in records:
-        record = _record(fields, raw, utf8)
+    for record, raw in _after_header(name, data):
         yield raw.encode("utf-8", "surrogateescape"), record.fields

@@ -51,16 +51,6 @@ def _cloud(call: Callable, *args, **kwargs):  # noqa: ANN202 - whatever the call
         raise cloud_error(exc) from None
 
 
-def parse_parameters(items: list[str] | None) -> dict[str, str]:
-    params = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise EtlInputError(f"--parameters: expected Key=Value, got {item!r}")
-        params[key] = value
-    return params
-
-
 def _stack_status(cfn, stack: str) -> str | None:  # noqa: ANN001
     try:
         return cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]

@@ -4,21 +4,10 @@ Plain Python: the API's Lambda package imports it without Spark. The Spark types
 ecom_etl.spark_types, the cleaning rules in ecom_etl.contract.
 """
 
-from ecom_etl.contract import HEADER, UNKNOWN
+from ecom_etl.contract import CLEAN_COLUMNS, HEADER, UNKNOWN
 
-__all__ = ["HEADER", "UNKNOWN"]
+__all__ = ["CLEAN_COLUMNS", "HEADER", "UNKNOWN"]
 
-# The eight cleaned fields: equal on all of them means an exact duplicate.
-CLEAN_COLUMNS: tuple[str, ...] = (
-    "invoice_no",
-    "stock_code",
-    "description",
-    "quantity",
-    "invoice_ts",
-    "unit_price",
-    "customer_id",
-    "country",
-)
 # What every reader (CSV files, the stream) hands to cleaning: the eight raw strings (RAW_FIELDS),
 # `raw_line` (the record's text when it is not eight UTF-8 fields), `source` (file or stream
 # position) and `read_reasons` (what reading found wrong). The quarantine keeps all but the last.

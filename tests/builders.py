@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_etl.schema import RECORD_DDL, SILVER_COLUMNS
+from ecom_etl.schema import CLEAN_COLUMNS, RECORD_DDL, SILVER_COLUMNS
 
 SILVER_DDL = (
     "invoice_no string, stock_code string, description string, quantity int, invoice_ts timestamp, "
@@ -27,19 +27,9 @@ def raw_lines(spark: SparkSession, *rows: tuple, source: str = "test.csv") -> Da
 
 def raw(**changes: str | None) -> tuple:
     """The GOOD raw row with some fields replaced, by clean column name."""
-    names = (
-        "invoice_no",
-        "stock_code",
-        "description",
-        "quantity",
-        "invoice_ts",
-        "unit_price",
-        "customer_id",
-        "country",
-    )
-    values = dict(zip(names, GOOD))
+    values = dict(zip(CLEAN_COLUMNS, GOOD))
     values.update(changes)
-    return tuple(values[n] for n in names)
+    return tuple(values[n] for n in CLEAN_COLUMNS)
 
 
 def silver_line(

@@ -62,6 +62,7 @@ def queued(names) -> list:
     return [r for reader in readers(names).values() for r in reader.read(None, 10**6)]
 
 
+@pytest.mark.slow
 def test_post_then_get_returns_the_line_once_the_stream_processed_it(spark, names, api, tmp_path):
     line = {
         **GOOD,

@@ -584,6 +584,7 @@ def deployed_resources(aws, stack: str) -> dict[str, dict]:
 FUNCTIONS = ("PostOrdersFunction", "GetCustomerInvoicesFunction", "GetInvoiceFunction")
 
 
+@pytest.mark.slow
 def test_deploy_to_the_emulator_then_destroy(aws, capsys):
     from ecom_etl.cli import main
 
@@ -704,6 +705,7 @@ def copy_sources(to: Path) -> Path:
     return to
 
 
+@pytest.mark.slow
 def test_a_code_change_redeploys_the_code_and_an_unchanged_checkout_changes_nothing(aws, tmp_path):
     from ecom_etl.deploy import deploy, destroy
 

@@ -95,7 +95,8 @@ def start_job_run(aws, *arguments: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(spark, aws, generated, loaded):
+def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(spark, platform, generated, loaded):
+    aws = platform
     from ecom_etl.lake import Lake
     from tests.test_pipeline import assert_same_lake
 
@@ -111,7 +112,8 @@ def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_libra
     assert_same_lake(spark, Lake("s3://ecom-lake/lake"), lake)
 
 
-def test_the_batch_job_with_bad_input_exits_with_one_line(aws, tmp_path):
+def test_the_batch_job_with_bad_input_exits_with_one_line(platform, tmp_path):
+    aws = platform
     done = start_job_run(aws, f"--input_path={tmp_path / 'nope'}")
     assert done.returncode == 2
     # spark-submit's PythonRunner merges the script's stderr into its stdout.

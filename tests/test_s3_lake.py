@@ -17,6 +17,8 @@ from ecom_etl.stream import emulator
 from ecom_etl.stream.producer import file_records, produce
 from ecom_etl.stream.runner import run_stream
 
+pytestmark = pytest.mark.slow  # every test here runs jobs against the emulator's S3
+
 DAYS = 12  # generated days uploaded as raw files
 
 
@@ -25,7 +27,9 @@ def quiet(_: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def buckets(aws):
+def buckets(platform):
+    """Fresh raw and lake buckets in the emulator that holds the platform (its Delta log store table)."""
+    aws = platform
     raw, lake = f"raw-{uuid.uuid4().hex[:8]}", f"lake-{uuid.uuid4().hex[:8]}"
     for bucket in (raw, lake):
         aws.client("s3").create_bucket(Bucket=bucket)

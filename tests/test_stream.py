@@ -24,6 +24,8 @@ from ecom_etl.stream import dynamo, emulator
 from ecom_etl.stream.producer import file_records, produce
 from ecom_etl.stream.runner import run_stream
 
+pytestmark = pytest.mark.slow  # every test here runs streams against the emulator
+
 STREAM_LINES = 20_000
 
 

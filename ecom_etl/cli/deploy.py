@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecom_etl.cli import common
+from ecom_etl.errors import EtlInputError
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +25,18 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def parse_parameters(items: list[str] | None) -> dict[str, str]:
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise EtlInputError(f"--parameters: expected Key=Value, got {item!r}")
+        params[key] = value
+    return params
+
+
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.deploy import deploy, destroy, parse_parameters
+    from ecom_etl.deploy import deploy, destroy
 
     settings = common.settings(args)
     poll = 0.5 if settings.endpoint_url else 5.0
