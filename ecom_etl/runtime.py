@@ -6,7 +6,9 @@ jobs/glue_runtime.py, which hands the session it gets from Glue to `configure`.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -128,7 +130,8 @@ def local_session(
     python_for_spark_workers(sys.executable)
     builder = SparkSession.builder.appName(app_name)
     conf = local_conf(spark_settings, settings)
-    conf["spark.sql.warehouse.dir"] = tempfile.mkdtemp(prefix="ecom-etl-catalog-")
+    conf["spark.sql.warehouse.dir"] = warehouse = tempfile.mkdtemp(prefix="ecom-etl-catalog-")
+    atexit.register(shutil.rmtree, warehouse, ignore_errors=True)
     for key, value in conf.items():
         builder = builder.config(key, value)
     with _jvm_output(verbose=spark_settings.verbose):
@@ -167,3 +170,4 @@ def _jvm_output(verbose: bool) -> Iterator[None]:
             os.close(fd)
         if log is not None:
             log.close()
+            os.unlink(log.name)  # the JVM keeps writing to the open file; its space goes when it ends

@@ -57,28 +57,29 @@ class Settings:
     def named(self, **names: str) -> Settings:
         return replace(self, **names)
 
-    def _session_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"region_name": self.region}
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
-        if self.credentials:
-            kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = self.credentials
-        return kwargs
-
     def client(self, service: str) -> Any:
         """A boto3 client with standard-mode retries, the one retry policy of every AWS call."""
-        import boto3
-        from botocore.config import Config
-
-        config = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=16)
-        return boto3.client(service, config=config, **self._session_kwargs())
+        return self._session().client(service, config=self._config(), **self._endpoint())
 
     def resource(self, service: str) -> Any:
+        """A boto3 resource of its own session: resources and the default session are not thread-safe,
+        and the DynamoDB sink writes from several threads."""
+        return self._session().resource(service, config=self._config(), **self._endpoint())
+
+    def _session(self) -> Any:
         import boto3
+
+        keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), self.credentials or ()))
+        return boto3.session.Session(region_name=self.region, **keys)
+
+    def _endpoint(self) -> dict[str, str]:
+        return {"endpoint_url": self.endpoint_url} if self.endpoint_url else {}
+
+    @staticmethod
+    def _config() -> Any:
         from botocore.config import Config
 
-        config = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=16)
-        return boto3.resource(service, config=config, **self._session_kwargs())
+        return Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=16)
 
 
 @dataclass(frozen=True)

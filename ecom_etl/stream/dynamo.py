@@ -67,7 +67,8 @@ def invoice_item(line: dict) -> dict:
 
 
 def _in_parallel(call: Callable[[list], None], items: list, parts: int = WRITERS) -> None:
-    """Run `call` on `parts` slices of `items` at once (each with its own boto3 resource)."""
+    """Run `call` on `parts` slices of `items` at once; each call makes its own Table object (resource
+    objects are not thread-safe), all on one thread-safe client."""
     slices = [items[i::parts] for i in range(parts) if items[i::parts]]
     with ThreadPoolExecutor(max(1, len(slices))) as pool:
         for _ in pool.map(call, slices):  # re-raises the first failure
@@ -78,9 +79,10 @@ def put_invoices(settings: Settings, lines: Iterable[dict]) -> int:
     """Whole invoice items, batched by boto3's batch_writer (25 per call, unprocessed items sent
     again); the last of two items with one key wins, as a call may not hold both."""
     items = list({(i["InvoiceNo"], i["LineKey"]): i for i in map(invoice_item, lines)}.values())
+    dynamodb = settings.resource("dynamodb")
 
     def put(part: list[dict]) -> None:
-        table = settings.resource("dynamodb").Table(settings.invoices_table)
+        table = dynamodb.Table(settings.invoices_table)
         with table.batch_writer(overwrite_by_pkeys=list(INVOICES_KEYS)) as writer:
             for item in part:
                 writer.put_item(Item=item)
@@ -104,9 +106,10 @@ def put_customers(settings: Settings, lines: Iterable[dict]) -> int:
     """One customers item per (customer, invoice) of `lines`: the earliest line wins in any order
     (a tie on time is settled by country); returns how many were offered."""
     entries = list(customer_invoices(lines).items())
+    dynamodb = settings.resource("dynamodb")
 
     def put(part: list) -> None:
-        table = settings.resource("dynamodb").Table(settings.customers_table)
+        table = dynamodb.Table(settings.customers_table)
         for (customer, invoice), (ts, country) in part:
             earlier = (
                 Attr("InvoiceDate").not_exists()
