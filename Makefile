@@ -90,4 +90,4 @@ bench-stream: install
 	$(VENV)/bin/python bench/stream_bench.py
 
 clean:
-	rm -rf $(WAREHOUSE) data/generated data/demo-stream local-s3 report.html .pytest_cache build *.egg-info
+	rm -rf $(WAREHOUSE) data/generated data/demo-stream .ecom-etl report.html .pytest_cache build *.egg-info

@@ -82,14 +82,6 @@ def ready_message(report: str, lake_root: str, url: str, api_url: str, example: 
 """
 
 
-def upload_builtin(settings: Settings, folder: str, raw: str) -> None:
-    """The built-in data's files as raw objects, one folder per delivery day as the template expects."""
-    bucket, prefix = raw.removeprefix("s3://").split("/", 1)
-    s3 = settings.client("s3")
-    for name in sorted(os.listdir(folder)):
-        s3.upload_file(os.path.join(folder, name), bucket, f"{prefix}ingest_date={name.removesuffix('.csv')}/{name}")
-
-
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
@@ -114,7 +106,7 @@ def run_demo(warehouse: str | None, report_out: str, emulator_port: int, api_por
 
         raw = f"s3://{resources['RawBucket']}/orders/"
         progress(f"[2/{STEPS}] the built-in data uploaded to {raw}, then the batch job into {lake.root}")
-        upload_builtin(settings, builtin_data(spark), raw)
+        storage.upload_deliveries(builtin_data(spark), raw)
         summary = run_batch(spark, settings, raw, lake.root, progress=progress, register=True)
         progress(
             f"      {summary.raw_rows:,} rows read: {summary.silver_rows:,} kept, {summary.duplicates_dropped:,} "
@@ -172,7 +164,10 @@ def run_demo(warehouse: str | None, report_out: str, emulator_port: int, api_por
         emulator.stop()
         if os.path.exists(PID_FILE):
             os.remove(PID_FILE)
-        progress("demo stopped: API, stream job and emulator are down; the lake and the dashboard stay")
+        progress(
+            "demo stopped: API, stream job and emulator are down; report.html stays, "
+            "a lake on the emulator's S3 went with it"
+        )
 
 
 def client_lines(storage: Storage, slice_dir: str) -> list[dict]:

@@ -2,7 +2,7 @@
 
 parse -> route -> deduplicate -> write silver -> write quarantine, with a side sink (the stream's
 DynamoDB tables) beside the silver write. Every record is parsed once: the parsed lines are
-materialized (staged as Parquet for a batch run, cached for a micro-batch, see `materialize.py`)
+materialized (staged as a Delta table for a batch run, cached for a micro-batch, see `materialize.py`)
 and each table's write reads them from there.
 
 The counts are measured where each thing happens and not derived from one another: records and

@@ -37,7 +37,7 @@ def on_glue(argv: list[str]) -> bool:
     """True inside a Glue job run: Glue passes --JOB_RUN_ID to every script it starts.
 
     ECOM_ETL_RUNTIME=glue|local overrides the guess. Whether `awsglue` imports says nothing:
-    the local extra installs it, and a GlueContext cannot start without Glue's jars.
+    the glue extra installs it, and a GlueContext cannot start without Glue's jars.
     """
     forced = runtime_override()
     if forced in ("glue", "local"):

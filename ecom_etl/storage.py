@@ -175,6 +175,16 @@ class Storage:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
 
+    def upload_deliveries(self, folder: str, raw: str) -> list[str]:
+        """Each file of a local folder as a raw object under the s3:// prefix `raw`, in a folder
+        `ingest_date=<file name without .csv>/` of its own, as the raw bucket holds deliveries."""
+        bucket, prefix = s3_parts(raw.rstrip("/") + "/")
+        keys = []
+        for name in sorted(os.listdir(folder)):
+            keys.append(f"{prefix}ingest_date={name.split('.')[0]}/{name}")
+            self.s3.upload_file(os.path.join(folder, name), bucket, keys[-1])
+        return keys
+
     def delete_tree(self, uri: str) -> None:
         """Remove a directory or prefix and everything under it (nothing when absent)."""
         if is_s3(uri):

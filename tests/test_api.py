@@ -186,3 +186,47 @@ def test_fifty_concurrent_clients_are_all_answered(api):
 def test_unknown_routes_and_missing_items_are_404(api):
     assert request(f"{api}/nothing")[0] == 404
     assert request(f"{api}/customers/99999/invoices")[0] == 404
+
+
+def dynamodb_item_bytes(item: dict) -> int:
+    """An item's size by AWS's rules: names and UTF-8 strings in full, a number at most 21 bytes,
+    a boolean 1."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode("utf-8"))
+        if isinstance(value, bool):
+            size += 1
+        elif isinstance(value, str):
+            size += len(value.encode("utf-8"))
+        else:
+            size += 21
+    return size
+
+
+def test_the_largest_line_the_item_limit_passes_makes_an_item_dynamodb_holds():
+    from datetime import datetime
+    from decimal import Decimal
+
+    from ecom_etl.contract import DYNAMODB_ITEM_BYTES, KEY_LIMITS, sink_problems
+    from ecom_etl.stream.dynamo import invoice_item
+
+    line = {name: "K" * limit for name, limit in KEY_LIMITS.items()}  # every key at its limit
+    line.update(
+        country="United Kingdom",
+        quantity=-123456789,
+        unit_price=Decimal("-123456789.125"),
+        line_amount=Decimal("15241578765432098.765"),
+        invoice_ts=datetime(2011, 12, 9, 12, 50, 0, 123456),
+        is_cancellation=False,
+    )
+
+    def fits(description_bytes: int) -> bool:
+        return not sink_problems({**line, "description": "é" * (description_bytes // 2)})
+
+    low, high = 0, DYNAMODB_ITEM_BYTES  # the largest description that passes, by bisection
+    while high - low > 2:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    largest = {**line, "description": "é" * (low // 2)}
+    assert fits(low) and not fits(low + 4)
+    assert dynamodb_item_bytes(invoice_item(largest)) <= DYNAMODB_ITEM_BYTES

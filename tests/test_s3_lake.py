@@ -1,6 +1,7 @@
 """The lake on S3 (the emulator's), as on AWS: s3:// input and lake, two writers that lose nothing."""
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -73,7 +74,16 @@ def test_a_batch_run_on_s3_gives_the_tables_of_the_same_run_on_folders(
 ):
     raw, lake_bucket = buckets
     days = sorted(os.path.join(generated, n) for n in os.listdir(generated))[:DAYS]
-    upload(aws, days, raw, "orders/ingest_date=2026-11-30")
+    folder = tmp_path / "deliveries"
+    folder.mkdir()
+    for path in days:
+        shutil.copy(path, folder)
+    endpoint = ["--endpoint-url", aws.endpoint_url]
+    assert cli.main(["local", "upload", str(folder), "--to", f"s3://{raw}/orders/", *endpoint]) == 0
+    objects = aws.client("s3").list_objects_v2(Bucket=raw)["Contents"]
+    assert sorted(o["Key"] for o in objects) == [
+        f"orders/ingest_date={os.path.basename(p)[:-4]}/{os.path.basename(p)}" for p in days
+    ]
     on_s3 = Lake(f"s3://{lake_bucket}/lake")
     summary = run_batch(spark, aws, f"s3://{raw}/orders/", on_s3.root, database="s3lake", progress=quiet)
     assert summary.files_new == DAYS and summary.reconciles and summary.silver_source_rows == summary.silver_rows
@@ -92,7 +102,6 @@ def test_a_batch_run_on_s3_gives_the_tables_of_the_same_run_on_folders(
     )
     again = run_batch(spark, aws, f"s3://{raw}/orders/", on_s3.root, database="s3lake", progress=quiet)
     assert (again.files_new, again.files_skipped) == (1, DAYS)
-    endpoint = ["--endpoint-url", aws.endpoint_url]
     assert (
         cli.main(
             ["sql", "SELECT count(*) AS n FROM order_lines", "--warehouse", on_s3.root, "--format", "csv", *endpoint]

@@ -13,7 +13,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         "deploy",
         help="deploy the platform's CloudFormation stacks (or --destroy them)",
         description="Build the ecom_etl wheel, create or update stack NAME-artifacts (the code bucket), upload "
-        "the wheel and jobs/*.py into it, then create or update stack NAME from "
+        "the wheel, jobs/*.py, the Delta log store's jar and the template into it (under a prefix named after "
+        "their content), then create or update stack NAME from "
         "infra/cloudformation/platform.yaml through a change set and print its outputs. --destroy deletes "
         "both stacks; the raw and lake buckets and their key are kept (DeletionPolicy Retain).",
         epilog="example: ecom-etl deploy --stack ecom --parameters GlueVersion=6.0 AlarmEmail=ops@example.com",

@@ -1,11 +1,13 @@
-"""`ecom-etl local up|down|start-job-run`: the local AWS emulator, and the template's Glue jobs."""
+"""`ecom-etl local up|down|upload|start-job-run`: the local AWS emulator, and the template's Glue jobs."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from ecom_etl.cli import common
 from ecom_etl.errors import EtlInputError
+from ecom_etl.settings import Settings
 
 LOCAL_STACK = "ecom"
 
@@ -15,7 +17,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         "local",
         help="the local AWS emulator, and Glue jobs of the template run locally",
         description="`up` starts the AWS emulator (moto's server) on 127.0.0.1 and deploys the platform's stack "
-        "to it; `down` stops it (its state lives in .ecom-etl/). `start-job-run` runs a Glue job of "
+        "to it; `down` stops it, and what it held (buckets, streams, tables) goes with it: it keeps its state in "
+        "memory. `upload` puts local files in its raw bucket; `start-job-run` runs a Glue job of "
         "infra/cloudformation/platform.yaml with spark-submit against it.",
     )
     actions = local.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -24,8 +27,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="start the emulator and deploy the platform's stack to it",
         description="Start moto's server on 127.0.0.1:PORT (if none runs there) and deploy the platform's "
         "CloudFormation stack to it, as `ecom-etl deploy` does on AWS: the order stream, the DynamoDB tables, the "
-        "Delta log store's table, the buckets (named ecom-raw and ecom-lake here), the API's functions and the Glue "
-        "jobs' definitions. Local commands then use the same names and s3:// paths as on AWS.",
+        "Delta log store's table, the buckets (named ecom-raw and ecom-lake here) and the API's functions (the "
+        "emulator has no Glue jobs: `start-job-run` reads them from the template). Local commands then use the "
+        "same names and s3:// paths as on AWS.",
     )
     up.add_argument("--port", type=int, default=4566, help="emulator port (default: %(default)s)")
     up.add_argument("--stack", default=LOCAL_STACK, help="stack name (default: %(default)s)")
@@ -33,6 +37,17 @@ def add(sub: argparse._SubParsersAction) -> None:
     up.set_defaults(run=run_up)
     down = actions.add_parser("down", help="stop the emulator", description="Stop the emulator `up` started.")
     down.set_defaults(run=run_down)
+    upload = actions.add_parser(
+        "upload",
+        help="put a folder's CSV files in the emulator's raw bucket",
+        description="Upload each file of a local folder to the emulator's S3 under --to, one "
+        "ingest_date=<file name>/ folder per file, as deliveries land in the raw bucket on AWS.",
+        epilog="example: ecom-etl local upload data/generated",
+    )
+    upload.add_argument("folder", help="a local folder of raw files, e.g. data/generated (made by `make run`)")
+    upload.add_argument("--to", default="s3://ecom-raw/orders/", help="s3:// prefix (default: %(default)s)")
+    common.add_aws_options(upload, names=False)
+    upload.set_defaults(run=run_upload)
     job = actions.add_parser(
         "start-job-run",
         help="run a Glue job of the template locally (like `aws glue start-job-run`)",
@@ -53,7 +68,6 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from ecom_etl.settings import Settings
     from ecom_etl.stream import emulator
 
     url = emulator.start(args.port)
@@ -75,14 +89,31 @@ def run_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_upload(args: argparse.Namespace) -> int:
+    from ecom_etl.storage import Storage
+
+    if not os.path.isdir(args.folder):
+        raise EtlInputError(f"not a folder: {args.folder}")
+    keys = Storage(_emulator_settings(args)).upload_deliveries(args.folder, args.to)
+    common.progress(f"uploaded {len(keys)} file(s) to {args.to}")
+    return 0
+
+
 def run_job(args: argparse.Namespace) -> int:
     from ecom_etl.glue_local import parse_arguments, start_job_run
+
+    settings = _emulator_settings(args)
+    return start_job_run(settings, args.stack, args.job_name, parse_arguments(args.arguments), common.progress)
+
+
+def _emulator_settings(args: argparse.Namespace) -> Settings:
+    """The command's settings, pointed at the running emulator unless an endpoint was given."""
     from ecom_etl.stream import emulator
 
     settings = common.settings(args)
-    if not settings.endpoint_url:
-        url = emulator.running_url()
-        if url is None:
-            raise EtlInputError("no emulator: start it with `ecom-etl local up` (or give --endpoint-url)")
-        settings = settings.at(url)
-    return start_job_run(settings, args.stack, args.job_name, parse_arguments(args.arguments), common.progress)
+    if settings.endpoint_url:
+        return settings
+    url = emulator.running_url()
+    if url is None:
+        raise EtlInputError("no emulator: start it with `ecom-etl local up` (or give --endpoint-url)")
+    return settings.at(url)
