@@ -45,6 +45,7 @@ class Run:
     peak_rss: int
     ok: bool
     note: str = ""
+    stages: dict[str, float] = field(default_factory=dict)  # the Spark job's own seconds per stage
 
 
 @dataclass
@@ -60,6 +61,17 @@ class Result:
 
     def peak(self) -> int:
         return max((r.peak_rss for r in self.runs), default=0)
+
+    def median_stages(self) -> dict[str, float]:
+        """Median seconds of each stage the Spark job reports, and the rest of the wall time (JVM and
+        session start, reading the log of loaded files, the summary)."""
+        runs = [r for r in self.ok_runs if r.stages]
+        if not runs:
+            return {}
+        names = list(runs[0].stages)
+        out = {name: median([r.stages.get(name, 0.0) for r in runs]) for name in names}
+        out["start and the rest"] = median([r.seconds - sum(r.stages.values()) for r in runs])
+        return out
 
 
 def measure(cmd: list[str], log: str) -> Run:
@@ -137,6 +149,9 @@ def _run_once(size: str, name: str, input_dir: str, work: str, label: str) -> tu
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(LOGS, exist_ok=True)
     run = measure(commands(input_dir, out)[name], os.path.join(LOGS, f"{size}-{name}.log"))
+    if name == "spark" and run.ok:
+        with open(os.path.join(out, "s.json"), encoding="utf-8") as fh:
+            run.stages = json.load(fh)["stage_seconds"]
     print(
         f"  {size} {name:<6} {label}: {run.seconds:7.1f} s, peak {run.peak_rss / 2**30:5.2f} GiB"
         f"{'  ' + run.note if run.note else ''}",
@@ -197,6 +212,16 @@ def table(rows_by_size: dict[str, int], results_by_size: dict[str, dict[str, Res
     return "\n".join(lines)
 
 
+def profile(results_by_size: dict[str, dict[str, Result]]) -> str:
+    """Where the Spark job's wall time goes: the medians of its own stage timings."""
+    stages = {size: results["spark"].median_stages() for size, results in results_by_size.items()}
+    names = list(dict.fromkeys(name for by_stage in stages.values() for name in by_stage))
+    lines = ["| size | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for size, by_stage in stages.items():
+        lines.append(f"| {size} | " + " | ".join(f"{by_stage.get(n, 0):.1f}" for n in names) + " |")
+    return "Spark, seconds per stage (median):\n\n" + "\n".join(lines)
+
+
 def test_suite_seconds() -> float:
     started = time.perf_counter()
     subprocess.run(["make", "test"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -233,7 +258,7 @@ def main() -> None:
         for size in sizes:  # each size's table is written as soon as it is measured
             print(f"{size}:", flush=True)
             results, rows = bench_size(size, args.runs, work, data)
-            report(f"{versions}\n\n{table({size: rows}, {size: results})}")
+            report(f"{versions}\n\n{table({size: rows}, {size: results})}\n\n{profile({size: results})}")
     if args.test_suite:
         report(f"`make test` (Glue 5.1 leg): {test_suite_seconds():.0f} s.")
     print("--dry-run: nothing appended" if args.dry_run else f"appended to {RESULTS}")
