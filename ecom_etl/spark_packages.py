@@ -4,7 +4,7 @@ Delta (as the installed delta-spark names it) and S3A matching pyspark's Hadoop,
 AWS SDK modules S3A loads instead of the whole SDK bundle (≈ 270 MB for Hadoop 3.3, ≈ 610 MB for
 3.4). `s3://` is mapped to S3A, as Glue 5.1 and 6.0 do; an endpoint (the emulator) gets path-style
 access, plain HTTP and the emulator's credentials. All are resolved from Maven Central by Ivy at
-the first start and cached in ~/.ivy2.
+the first start and cached in Ivy's directory (`ivy_cache()`).
 """
 
 from __future__ import annotations
@@ -100,6 +100,13 @@ def hadoop_version() -> str:
     if not found:
         raise RuntimeError("cannot tell pyspark's Hadoop version (no hadoop-client-api jar)")
     return found.group(1)
+
+
+def ivy_cache() -> str:
+    """Where Ivy keeps the jars: Spark 4 moved its default directory."""
+    import pyspark
+
+    return "~/.ivy2.5.2" if int(pyspark.__version__.split(".")[0]) >= 4 else "~/.ivy2"
 
 
 def delta_packages() -> list[str]:

@@ -50,7 +50,9 @@ def session(settings: Settings, app: str) -> SparkSession:
     from ecom_etl.runtime import local_session
 
     if SparkSession.getActiveSession() is None:
-        progress("starting Spark (the first start downloads the Delta and S3 jars into ~/.ivy2) ...")
+        from ecom_etl.spark_packages import ivy_cache
+
+        progress(f"starting Spark (the first start downloads the Delta and S3 jars into {ivy_cache()}) ...")
     return local_session(settings, app)
 
 

@@ -20,9 +20,12 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ecom_etl import spark_packages
     from ecom_etl.runtime import build_log_store, install_spark_defaults
 
-    common.progress("resolving the Delta and S3 jars (the first time, from Maven Central into ~/.ivy2) ...")
+    common.progress(
+        f"resolving the Delta and S3 jars (the first time, from Maven Central into {spark_packages.ivy_cache()}) ..."
+    )
     common.progress(build_log_store())
     common.progress(f"wrote {install_spark_defaults()}")
     return 0
