@@ -175,6 +175,7 @@ def test_a_backend_failure_is_503_without_internal_names(aws, api, names):
     assert "no-such-stream" not in json.dumps(answer) and "123456789012" not in json.dumps(answer)
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_clients_are_all_answered(api):
     def get(_: int) -> int:
         return request(f"{api}/invoices/nothing-{_}")[0]

@@ -241,6 +241,7 @@ def test_chromium_draws_every_chart_inside_its_card(spark, aws, loaded, report_d
     assert image.size == (1400, 2400) and len(colors) > 200, "the screenshot is not blank"
 
 
+@pytest.mark.slow
 def test_chromium_shows_money_sign_first_and_names_whole(tmp_path):
     page = tmp_path / "report.html"
     page.write_text(render(report()), encoding="utf-8")
