@@ -131,6 +131,19 @@ def blank_to_none(text: str | None) -> str | None:
     return trimmed or None
 
 
+def code(text: str | None) -> str | None:
+    """Rule 2 (invoice_no, stock_code): trimmed and upper-cased; None when missing."""
+    trimmed = blank_to_none(text)
+    return trimmed.upper() if trimmed else None
+
+
+def customer_id(text: str | None) -> str:
+    """Rule 6: a numeric id with a zero fraction loses it (17850.0 -> 17850); missing -> unknown."""
+    trimmed = blank_to_none(text)
+    numeric = re.match(NUMERIC_CUSTOMER, trimmed) if trimmed else None
+    return numeric.group(1) if numeric else (trimmed or UNKNOWN)
+
+
 def parse_timestamp(text: str) -> datetime | None:
     """Rule 5 in Python: the wall-clock time, or None when no shape fits or the time is impossible."""
     for pattern, order in ((DASH[0], "ymd"), (SLASH[0], "mdy"), (ISO[0], "ymd")):
@@ -154,8 +167,7 @@ def clean_line(raw: dict[str, str | None]) -> CleanLine:
     text = {name: blank_to_none(raw.get(column)) for name, column in FIELD_OF.items()}
     reasons: list[str] = []
     values: dict[str, object] = {}
-    values["invoice_no"] = text["invoice_no"].upper() if text["invoice_no"] else None
-    values["stock_code"] = text["stock_code"].upper() if text["stock_code"] else None
+    values["invoice_no"], values["stock_code"] = code(text["invoice_no"]), code(text["stock_code"])
     reasons += ["invoice_no_missing"] if values["invoice_no"] is None else []
     reasons += ["stock_code_missing"] if values["stock_code"] is None else []
     checks = (
@@ -173,9 +185,7 @@ def clean_line(raw: dict[str, str | None]) -> CleanLine:
             reasons.append(f"{reason}_missing")
         elif parsed is None:
             reasons.append(f"{reason}_{bad}")
-    customer = text["customer_id"]
-    numeric = re.match(NUMERIC_CUSTOMER, customer) if customer else None
-    values["customer_id"] = numeric.group(1) if numeric else (customer or UNKNOWN)
+    values["customer_id"] = customer_id(text["customer_id"])
     values["description"] = text["description"] or UNKNOWN
     values["country"] = text["country"] or UNKNOWN
     return CleanLine(values, sorted(reasons, key=REASONS.index))

@@ -3,6 +3,7 @@
 import json
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ecom_etl.lake import Lake
-from ecom_etl.stream import emulator
+from ecom_etl.stream import dynamo, emulator
 from ecom_etl.stream.runner import run_stream
 from ecom_etl.stream.server import make_server
 
@@ -187,6 +188,32 @@ def test_fifty_concurrent_clients_are_all_answered(api):
 def test_unknown_routes_and_missing_items_are_404(api):
     assert request(f"{api}/nothing")[0] == 404
     assert request(f"{api}/customers/99999/invoices")[0] == 404
+
+
+def test_a_get_finds_the_ids_as_the_contract_writes_them(names, api):
+    """Silver and the tables hold customer 17850 for 17850.0, and invoice C536379 for c536379: a GET
+    with the id as the order line had it finds them."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    line = {
+        "invoice_no": "C536379",
+        "stock_code": "D",
+        "description": "Discount",
+        "quantity": -1,
+        "invoice_ts": datetime(2010, 12, 1, 9, 41),
+        "unit_price": Decimal("27.500"),
+        "customer_id": "14527",
+        "country": "United Kingdom",
+        "line_amount": Decimal("-27.500"),
+        "is_cancellation": True,
+    }
+    dynamo.write_lines(names, [line])
+    for asked in ("14527", "14527.0", " 14527.00 "):
+        status, answer = request(f"{api}/customers/{urllib.parse.quote(asked)}/invoices")
+        assert (status, answer.get("CustomerID")) == (200, "14527"), asked
+        assert [i["InvoiceNo"] for i in answer["invoices"]] == ["C536379"]
+    assert request(f"{api}/invoices/c536379")[1]["InvoiceNo"] == "C536379"
 
 
 def dynamodb_item_bytes(item: dict) -> int:

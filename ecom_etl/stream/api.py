@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
+from ecom_etl import contract
 from ecom_etl.settings import Settings
 from ecom_etl.stream import dynamo
 from ecom_etl.stream.post_body import MAX_BODY_BYTES, parse_orders
@@ -96,9 +97,10 @@ def _read(event: dict, context: object, call: Callable[[], dict]) -> dict:
 
 def get_customer_invoices(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
-    customer = _path_param(event, "id")
-    if customer is None:
+    asked = _path_param(event, "id")
+    if asked is None:
         return response(400, {"problems": ["id: required"]})
+    customer = contract.customer_id(asked)  # as the tables hold it: 17850.0 is 17850
 
     def read() -> dict:
         items = dynamo.query(settings, settings.customers_table, "CustomerID", customer)
@@ -115,16 +117,16 @@ def get_customer_invoices(event: dict, context: object = None, settings: Setting
 
 def get_invoice(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
-    invoice = _path_param(event, "invoice_no")
+    invoice = contract.code(_path_param(event, "invoice_no"))
     if invoice is None:
         return response(400, {"problems": ["invoice_no: required"]})
 
     def read() -> dict:
-        items = dynamo.query(settings, settings.invoices_table, "InvoiceNo", invoice.upper())
+        items = dynamo.query(settings, settings.invoices_table, "InvoiceNo", invoice)
         if not items:
             return response(404, {"message": f"invoice {invoice} not found"})
         total = sum((i["LineAmount"] for i in items), Decimal("0"))
-        return response(200, {"InvoiceNo": invoice.upper(), "lines": items, "total": str(total)})
+        return response(200, {"InvoiceNo": invoice, "lines": items, "total": str(total)})
 
     return _read(event, context, read)
 
