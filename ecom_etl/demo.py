@@ -107,7 +107,9 @@ def run_demo(warehouse: str | None, report_out: str, emulator_port: int, api_por
         raw = f"s3://{resources['RawBucket']}/orders/"
         progress(f"[2/{STEPS}] the built-in data uploaded to {raw}, then the batch job into {lake.root}")
         storage.upload_deliveries(builtin_data(spark), raw)
-        summary = run_batch(spark, settings, raw, lake.root, progress=progress, register=True)
+        summary = run_batch(
+            spark, settings, raw, lake.root, progress=lambda m: progress(f"      batch: {m}"), register=True
+        )
         progress(
             f"      {summary.raw_rows:,} rows read: {summary.silver_rows:,} kept, {summary.duplicates_dropped:,} "
             f"duplicates, {summary.quarantined_rows:,} quarantined"
