@@ -40,7 +40,7 @@ def names(aws):
 @pytest.fixture
 def api(names):
     server = make_server(names, port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # shutdown() waits a poll
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
 
@@ -167,7 +167,7 @@ def test_a_line_a_sink_cannot_hold_is_refused_with_its_field_named(names, api, f
 def test_a_backend_failure_is_503_without_internal_names(aws, api, names):
     missing = names.named(stream="no-such-stream")
     server = make_server(missing, port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # shutdown() waits a poll
     try:
         status, answer = post(f"http://127.0.0.1:{server.server_port}", GOOD)
     finally:
@@ -176,13 +176,24 @@ def test_a_backend_failure_is_503_without_internal_names(aws, api, names):
     assert "no-such-stream" not in json.dumps(answer) and "123456789012" not in json.dumps(answer)
 
 
-@pytest.mark.slow
 def test_fifty_concurrent_clients_are_all_answered(api):
     def get(_: int) -> int:
         return request(f"{api}/invoices/nothing-{_}")[0]
 
     with ThreadPoolExecutor(50) as pool:
         assert list(pool.map(get, range(200))) == [404] * 200
+
+
+def test_the_api_builds_its_aws_clients_once_not_per_request(api, monkeypatch):
+    """Building a boto3 client costs about 0.1 s of CPU: Lambda's guidance is one per execution environment."""
+    import boto3
+
+    built, real = [], boto3.session.Session.client
+    monkeypatch.setattr(boto3.session.Session, "client", lambda *a, **k: built.append(a[1:]) or real(*a, **k))
+    for n in range(20):
+        assert request(f"{api}/invoices/nothing-{n}")[0] == 404
+        assert post(api, GOOD)[0] == 202
+    assert len(built) <= 2, built  # DynamoDB's and Kinesis's, if no test before built them
 
 
 def test_unknown_routes_and_missing_items_are_404(api):

@@ -68,7 +68,7 @@ def test_the_archive_of_posted_lines_loads_into_the_silver_rows_the_stream_job_w
     stream = aws.named(stream=f"orders-{suffix}", customers_table=f"c-{suffix}", invoices_table=f"i-{suffix}")
     emulator.create_resources(stream, shards=1)
     server = make_server(stream, port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # shutdown() waits a poll
     try:
         body = json.dumps({"lines": LINES}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/orders", data=body)

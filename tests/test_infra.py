@@ -223,16 +223,20 @@ def test_there_is_no_crawler_and_the_jobs_roles_can_register_the_tables(spark, l
     # The calls catalog.register_tables makes, creating then updating (recorded against the emulator).
     made = set()
     real_client = settings.Settings.client
+    clients = []
 
     def recorded(self, service: str):
-        client = real_client(self, service)
-        client.meta.events.register("before-call", lambda model, **_: made.add(f"{service}:{model.name}"))
+        client = real_client(self, service)  # the process's client: its recorder goes after the test
+        client.meta.events.register("before-call", lambda model, **_: made.add(f"{service}:{model.name}"), "role")
+        clients.append(client)
         return client
 
     monkeypatch.setattr(settings.Settings, "client", recorded)
     _, lake = loaded
     for _ in range(2):
         assert catalog.register_tables(spark, aws, "role_check", lake)
+    for client in clients:
+        client.meta.events.unregister("before-call", unique_id="role")
     assert {"glue:GetDatabase", "glue:CreateDatabase", "glue:CreateTable", "glue:UpdateTable"} <= made
 
     arn = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:"

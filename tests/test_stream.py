@@ -26,7 +26,7 @@ from ecom_etl.stream.runner import run_stream
 
 pytestmark = pytest.mark.slow  # every test here runs streams against the emulator
 
-STREAM_LINES = 20_000
+STREAM_LINES = 6_000  # three micro-batches of the stream job below
 
 
 def quiet(_: str) -> None:
@@ -46,7 +46,7 @@ def names(aws) -> Settings:
 
 @pytest.fixture(scope="session")
 def order_lines_csv(spark, tmp_path_factory, generated) -> str:
-    """20,000 real order lines in one CSV (generated lines where the real data set is absent)."""
+    """6,000 real order lines in one CSV (generated lines where the real data set is absent)."""
     from conftest import REAL_DATA
 
     source = os.path.abspath(REAL_DATA) if os.path.isdir(REAL_DATA) else generated
@@ -90,7 +90,7 @@ def stream_job(settings: Settings, warehouse: str, *extra: str) -> subprocess.Po
             "--trigger",
             "200ms",
             "--max-records",
-            "8000",
+            "2500",
             *extra,
         ],
         stdout=subprocess.PIPE,
