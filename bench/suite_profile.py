@@ -135,6 +135,7 @@ def report(timeline: str, samples: list, wall: float | None, top: int) -> str:
         for line in fh:
             at, event, nodeid = line.rstrip("\n").split("\t")
             tests.setdefault(nodeid, [0.0, 0.0])[event == "end"] = float(at)
+    tests = {n: span for n, span in tests.items() if span[1] >= span[0] > 0}  # ended (a run may be under way)
     per_test = {n: collections.Counter() for n in tests}
     totals = collections.Counter()
     spans = sorted((start, end, n) for n, (start, end) in tests.items())
