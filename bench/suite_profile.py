@@ -1,8 +1,8 @@
 """Where `make test`'s time goes: every test's wall time and the CPU of each kind of process under it.
 
-    python bench/suite_profile.py [--top 25] [pytest arguments ...]
+    .venv/bin/python bench/suite_profile.py [--top 25] [pytest arguments ...]
 
-Runs pytest (with the given arguments) while sampling every process's CPU time from /proc twice a
+Runs pytest (with the given arguments) while sampling every process's CPU time (psutil) twice a
 second, and charges each sample to the test running at the time. The kinds: the pytest process
 (Python), the session's JVM (its child), the emulator (moto's server), the Python workers that
 Spark starts, and the jobs a test starts in processes of their own (`ecom-etl …`, their JVMs).
@@ -11,9 +11,9 @@ Run it on an otherwise idle machine: every process on it is sampled.
 To profile another command that runs pytest (e.g. `.ci/run`), sample and record separately:
 
     export ECOM_SUITE_TIMELINE=/tmp/t.tsv PYTEST_ADDOPTS="-p suite_profile" PYTHONPATH=$PWD/bench
-    python bench/suite_profile.py --sample-to /tmp/s.jsonl &   # until stopped
+    .venv/bin/python bench/suite_profile.py --sample-to /tmp/s.jsonl &   # until stopped
     .ci/run; kill %1
-    python bench/suite_profile.py --report /tmp/t.tsv /tmp/s.jsonl
+    .venv/bin/python bench/suite_profile.py --report /tmp/t.tsv /tmp/s.jsonl
 """
 
 import argparse
@@ -27,10 +27,11 @@ import tempfile
 import threading
 import time
 
+import psutil
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TIMELINE = "ECOM_SUITE_TIMELINE"
-TICK = os.sysconf("SC_CLK_TCK")
 KINDS = ("pytest", "session JVM", "emulator", "Spark's Python workers", "job processes", "other")
 
 
@@ -52,17 +53,11 @@ def _mark(event: str, nodeid: str) -> None:
 def processes() -> dict[int, tuple[int, float, str]]:
     """pid -> (parent pid, CPU seconds so far, command line)."""
     out = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", encoding="utf-8") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{name}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        out[int(name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK, cmd)
+    for proc in psutil.process_iter(["ppid", "cpu_times", "cmdline"]):
+        info = proc.info
+        if info["cpu_times"] is not None:  # gone, or not ours to read
+            cpu = info["cpu_times"].user + info["cpu_times"].system
+            out[proc.pid] = (info["ppid"], cpu, " ".join(info["cmdline"] or ()))
     return out
 
 
