@@ -32,18 +32,14 @@ from ecom_etl.schema import HEADER, NON_MERCHANDISE_CODES, NON_MERCHANDISE_PREFI
 
 WHITESPACE = " \t\n\x0b\f\r"
 SEASONS = {
-    12: "Winter",
-    1: "Winter",
-    2: "Winter",
-    3: "Spring",
-    4: "Spring",
-    5: "Spring",
-    6: "Summer",
-    7: "Summer",
-    8: "Summer",
-    9: "Autumn",
-    10: "Autumn",
-    11: "Autumn",
+    month: season
+    for season, months in (
+        ("Winter", (12, 1, 2)),
+        ("Spring", (3, 4, 5)),
+        ("Summer", (6, 7, 8)),
+        ("Autumn", (9, 10, 11)),
+    )
+    for month in months
 }
 PRODUCT = ["season_year", "season", "stock_code"]
 
