@@ -74,19 +74,6 @@ def spark(aws):
     session.stop()
 
 
-# A job a test starts in a process of its own is one short run in a JVM of its own. For that, the
-# JVM's quick compiler alone and the serial collector cost about 40 % less CPU (bench/results/tests.md);
-# the session's JVM, which runs for the whole suite, keeps the JVM's defaults.
-JOB_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-
-
-@pytest.fixture(scope="session")
-def job_env() -> dict[str, str]:
-    """The environment for job processes: this one's, with JOB_JVM_OPTIONS for their Spark (spark-submit
-    adds SPARK_SUBMIT_OPTS to the JVM it starts)."""
-    return {**os.environ, "SPARK_SUBMIT_OPTS": f"{os.environ.get('SPARK_SUBMIT_OPTS', '')} {JOB_JVM_OPTIONS}".strip()}
-
-
 @pytest.fixture(scope="session")
 def real_data_dir() -> str:
     path = os.path.abspath(REAL_DATA)

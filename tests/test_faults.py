@@ -44,7 +44,7 @@ def clean(spark, aws, inbox, tmp_path_factory) -> Lake:
     return lake
 
 
-def kill_batch_when(inbox: str, lake: Lake, ready, env: dict[str, str]) -> str:
+def kill_batch_when(inbox: str, lake: Lake, ready) -> str:
     """Run `ecom-etl batch` in its own process group and kill -9 all of it (Python and Spark's JVM,
     as when a machine dies) when `ready(line)` says so."""
     job = subprocess.Popen(
@@ -53,7 +53,6 @@ def kill_batch_when(inbox: str, lake: Lake, ready, env: dict[str, str]) -> str:
         stdout=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
-        env=env,
     )
     seen = []
     for line in job.stderr:
@@ -67,16 +66,16 @@ def kill_batch_when(inbox: str, lake: Lake, ready, env: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("stage", ["parse and clean", "write silver", "write quarantine"])
-def test_a_batch_killed_in_a_stage_heals_on_the_next_run(spark, aws, inbox, clean, job_env, tmp_path, stage):
+def test_a_batch_killed_in_a_stage_heals_on_the_next_run(spark, aws, inbox, clean, tmp_path, stage):
     lake = Lake.at(str(tmp_path / "wh"))
-    kill_batch_when(inbox, lake, lambda line: f"] {stage} ..." in line, job_env)
+    kill_batch_when(inbox, lake, lambda line: f"] {stage} ..." in line)
     healed = run_batch(spark, aws, inbox, lake.root, progress=quiet, register=False)
     assert healed.reconciles and healed.files_new == DAYS.stop - DAYS.start  # nothing was recorded as loaded
     assert_same_lake(spark, lake, clean)
     assert Storage(aws).names(lake.staging_root) == []  # the killed run's staging is gone too
 
 
-def test_a_batch_killed_between_gold_commits_heals_gold_on_the_next_run(spark, aws, inbox, clean, job_env, tmp_path):
+def test_a_batch_killed_between_gold_commits_heals_gold_on_the_next_run(spark, aws, inbox, clean, tmp_path):
     """Once the run reported success with stale gold: gold was rebuilt only when lines were new."""
     lake = Lake.at(str(tmp_path / "wh"))
 
@@ -93,7 +92,7 @@ def test_a_batch_killed_between_gold_commits_heals_gold_on_the_next_run(spark, a
             time.sleep(0.01)
         return True
 
-    kill_batch_when(inbox, lake, gold_started, job_env)
+    kill_batch_when(inbox, lake, gold_started)
     done = committed()
     behind = [name for name in GOLD_TABLES if name not in done]
     assert done and behind  # killed between gold commits

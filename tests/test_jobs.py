@@ -71,7 +71,7 @@ def test_glue_is_recognised_from_the_run_arguments_not_from_imports(monkeypatch)
     assert not on_glue(["x.py", "--JOB_RUN_ID", "jr_1"])
 
 
-def start_job_run(aws, env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess:
+def start_job_run(aws, *arguments: str) -> subprocess.CompletedProcess:
     """`ecom-etl local start-job-run` of the template's batch job: spark-submit with its DefaultArguments,
     resolved with the platform's stack on the emulator (its s3:// lake)."""
     return subprocess.run(
@@ -91,20 +91,17 @@ def start_job_run(aws, env: dict[str, str], *arguments: str) -> subprocess.Compl
         text=True,
         timeout=600,
         cwd=ROOT,
-        env=env,
     )
 
 
 @pytest.mark.slow
-def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(
-    spark, platform, generated, loaded, job_env
-):
+def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(spark, platform, generated, loaded):
     aws = platform
     from ecom_etl.lake import Lake
     from tests.test_pipeline import assert_same_lake
 
     summary, lake = loaded
-    done = start_job_run(aws, job_env, f"--input_path={generated}")
+    done = start_job_run(aws, f"--input_path={generated}")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "spark-submit" in done.stderr and "batch_etl.py --JOB_NAME ecom-batch" in done.stderr
     # The template's --warehouse_path and --summary_path: s3://<the stack's lake bucket>/..., on the emulator.
@@ -115,9 +112,9 @@ def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_libra
     assert_same_lake(spark, Lake("s3://ecom-lake/lake"), lake)
 
 
-def test_the_batch_job_with_bad_input_exits_with_one_line(platform, job_env, tmp_path):
+def test_the_batch_job_with_bad_input_exits_with_one_line(platform, tmp_path):
     aws = platform
-    done = start_job_run(aws, job_env, f"--input_path={tmp_path / 'nope'}")
+    done = start_job_run(aws, f"--input_path={tmp_path / 'nope'}")
     assert done.returncode == 2
     # spark-submit's PythonRunner merges the script's stderr into its stdout.
     errors = [line for line in (done.stdout + done.stderr).splitlines() if "error" in line.lower()]

@@ -7,12 +7,11 @@ import pytest
 NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", "explore.ipynb")
 
 
-def test_the_notebook_answers_the_questions_on_generated_data(loaded, job_env, monkeypatch):
+def test_the_notebook_answers_the_questions_on_generated_data(loaded, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 
     monkeypatch.setenv("ECOM_ETL_WAREHOUSE", loaded[1].root)
-    monkeypatch.setenv("SPARK_SUBMIT_OPTS", job_env["SPARK_SUBMIT_OPTS"])  # the kernel's Spark is a job process
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}}

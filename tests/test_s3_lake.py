@@ -156,7 +156,7 @@ def local_run(spark, aws, files: list[str], tmp_path) -> Lake:
 
 
 def test_the_batch_and_stream_jobs_write_one_s3_silver_at_once_and_lose_nothing(
-    spark, aws, generated, buckets, job_env, tmp_path
+    spark, aws, generated, buckets, tmp_path
 ):
     """A batch run (its own driver, a subprocess) and the stream job commit to the same tables at
     the same time, twice: silver's history has no gap, and it holds exactly the lines of both
@@ -191,7 +191,6 @@ def test_the_batch_and_stream_jobs_write_one_s3_silver_at_once_and_lose_nothing(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=job_env,
         )
         run_stream(
             spark, stream, lake, f"{lake.root}/_checkpoints/s", 0.1, max_records=25, stop_when_idle=True, progress=quiet
