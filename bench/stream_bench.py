@@ -48,7 +48,7 @@ def real_lines(n: int) -> list[Line]:
             continue
         path = os.path.join(os.path.abspath(REAL_DATA), name)
         with open(path, "rb") as fh:
-            for line in csv_records.file_lines(path, fh.read()):
+            for line in csv_records.file_lines(path, fh):
                 out.append(line)
                 if len(out) == n:
                     return out
@@ -91,8 +91,7 @@ def sink_split(spark, base: Settings, lines: list[Line], size: int, runs: int, e
     Python process, so its CPU is a floor under the batch's time that no client change moves."""
     from datetime import datetime
 
-    from ecom_etl.load import load
-    from ecom_etl.materialize import Cached
+    from ecom_etl.load import load_records
     from ecom_etl.stream import dynamo
     from ecom_etl.stream.records import payloads_to_records
 
@@ -102,7 +101,7 @@ def sink_split(spark, base: Settings, lines: list[Line], size: int, runs: int, e
         lake = Lake.at(scratch("lake-"))
         frame = spark.createDataFrame(payloads, PAYLOAD_DDL)
         started = time.perf_counter()
-        load(spark, payloads_to_records(frame), lake, datetime.now(UTC), Cached(), txn=("bench", 0))
+        load_records(spark, payloads_to_records(frame), lake, datetime.now(UTC), txn=("bench", 0))
         if run:
             delta.append(time.perf_counter() - started)
     silver = [r.asDict() for r in spark.read.format("delta").load(lake.silver).collect()]

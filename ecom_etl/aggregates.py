@@ -14,6 +14,7 @@ from ecom_etl.schema import (
     REVENUE_TABLES,
     TOP_N,
     TOP_PRODUCTS_COLUMNS,
+    TOP_PRODUCTS_TABLE,
     UNKNOWN,
 )
 from ecom_etl.spark_types import REVENUE_TYPE
@@ -66,11 +67,6 @@ def revenue_measures(*keys: str) -> Transform:
     return transform
 
 
-def revenue_by(*keys: str) -> Transform:
-    """Transform: silver lines -> one row per period `keys` with the six revenue measures."""
-    return lambda silver: silver.transform(invoice_totals(*keys)).transform(revenue_measures(*keys))
-
-
 # Every period key of every revenue table: invoice totals over these serve all four tables.
 PERIOD_KEYS: tuple[str, ...] = tuple(dict.fromkeys(key for keys in REVENUE_TABLES.values() for key in keys))
 
@@ -86,30 +82,53 @@ def merchandise_only(silver: DataFrame) -> DataFrame:
     return silver.where(~code.isin(*NON_MERCHANDISE_CODES) & ~code.startswith(NON_MERCHANDISE_PREFIX))
 
 
-def top_products_by_season(silver: DataFrame) -> DataFrame:
-    """Top products per season by net units (cancellations included), then net revenue, then code."""
-    season = ["season_year", "season"]
-    product = [*season, "stock_code"]
-    goods = silver.transform(merchandise_only)
+SEASON = ("season_year", "season")
+PRODUCT = (*SEASON, "stock_code")
 
-    totals = goods.groupBy(*product).agg(
-        F.sum(F.col("quantity").cast("bigint")).alias("units_net"),
-        F.sum("line_amount").cast(REVENUE_TYPE).alias("revenue_net"),
+
+def product_totals(silver: DataFrame) -> DataFrame:
+    """Silver lines -> one row per (season, product, description) of merchandise with its units, net
+    revenue and lines: what the season's top products are found from, a few rows per product."""
+    return (
+        silver.transform(merchandise_only)
+        .groupBy(*PRODUCT, "description")
+        .agg(
+            F.sum(F.col("quantity").cast("bigint")).alias("units"),
+            F.sum("line_amount").alias("revenue"),
+            F.count(F.lit(1)).alias("lines"),
+        )
     )
-    by_popularity = Window.partitionBy(*product).orderBy(F.desc("n"), F.asc("description"))
+
+
+def top_products_by_season(products: DataFrame) -> DataFrame:
+    """Top products per season by net units (cancellations included), then net revenue, then code,
+    from `product_totals`."""
+    totals = products.groupBy(*PRODUCT).agg(
+        F.sum("units").alias("units_net"), F.sum("revenue").cast(REVENUE_TYPE).alias("revenue_net")
+    )
+    by_popularity = Window.partitionBy(*PRODUCT).orderBy(F.desc("lines"), F.asc("description"))
     names = (
-        goods.where(F.col("description") != UNKNOWN)
-        .groupBy(*product, "description")
-        .agg(F.count(F.lit(1)).alias("n"))
+        products.where(F.col("description") != UNKNOWN)
         .withColumn("pick", F.row_number().over(by_popularity))
         .where(F.col("pick") == 1)
-        .select(*product, "description")
+        .select(*PRODUCT, "description")
     )
-    ranking = Window.partitionBy(*season).orderBy(F.desc("units_net"), F.desc("revenue_net"), F.asc("stock_code"))
+    ranking = Window.partitionBy(*SEASON).orderBy(F.desc("units_net"), F.desc("revenue_net"), F.asc("stock_code"))
     return (
         totals.withColumn("rank", F.row_number().over(ranking))
         .where(F.col("rank") <= TOP_N)
-        .join(names, on=product, how="left")
+        .join(names, on=list(PRODUCT), how="left")
         .withColumn("description", F.coalesce("description", F.lit(UNKNOWN)))
         .select(*TOP_PRODUCTS_COLUMNS)
     )
+
+
+def gold_aggregates(silver: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """The two aggregates of silver every gold table is built from: its invoice totals over every
+    period key, and its product totals."""
+    return silver.transform(invoice_totals(*PERIOD_KEYS)), silver.transform(product_totals)
+
+
+def gold_tables(totals: DataFrame, products: DataFrame) -> dict[str, DataFrame]:
+    """Every gold table by name, from `gold_aggregates`."""
+    return {**revenue_tables(totals), TOP_PRODUCTS_TABLE: top_products_by_season(products)}

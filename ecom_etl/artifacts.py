@@ -32,7 +32,7 @@ SOURCES = (
     "pyproject.toml",
     "infra/cloudformation/platform.yaml",
 )
-JAR = "ecom_etl/jars/ecom-delta-log-store.jar"
+JAR = "ecom_etl/jars/ecom-etl.jar"
 
 
 @dataclass(frozen=True)

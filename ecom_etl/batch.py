@@ -16,8 +16,7 @@ from ecom_etl import catalog, ingestion, sources
 from ecom_etl.errors import explain
 from ecom_etl.gold import refresh_gold
 from ecom_etl.lake import Lake
-from ecom_etl.load import LoadResult, load
-from ecom_etl.materialize import Staged
+from ecom_etl.load import LoadResult, load_files
 from ecom_etl.progress import Progress, StageTimer, to_stderr
 from ecom_etl.settings import Settings
 from ecom_etl.storage import FileInfo, Storage
@@ -102,26 +101,19 @@ def _run(
         new = ingestion.pending(spark, lake, files, full_refresh)
         summary.files_new, summary.files_skipped = len(new), len(files) - len(new)
         progress(f"      {len(new):,} new file(s), {len(files) - len(new):,} loaded before")
-    if new:
-        sources.check_headers(storage, new)
-        storage.delete_tree(lake.staging_root)  # what a killed run left; one batch run at a time owns it
-        run_id = f"batch-{started:%Y%m%dT%H%M%S%fZ}"
-        with shuffle_sized_for(spark, new):
-            loaded = load(
-                spark,
-                sources.read_records(spark, new),
-                lake,
-                started,
-                Staged(storage, lake.staging(run_id)),
-                stage=stage,
-            )
+    inputs = sources.inspect(storage, new)
+    with_lines = [f for f in inputs if f.has_lines]
+    if with_lines:
+        with shuffle_sized_for(spark, [f.info for f in with_lines]):
+            loaded = load_files(spark, settings, lake, with_lines, started, stage)
         for f in fields(LoadResult):
             setattr(summary, f.name, getattr(loaded, f.name))
-        if summary.reconciles:
-            ingestion.remember(spark, lake, new, started)
     else:
-        for name in ("parse and clean", "write silver", "write quarantine"):
-            stage.skip(name, "no new input")
+        why = "no data line in the new files" if new else "no new input"
+        for name in ("find silver partitions", "parse, clean and write silver", "write quarantine"):
+            stage.skip(name, why)
+    if new and summary.reconciles:
+        ingestion.remember(spark, lake, new, started)
     with stage("refresh gold"):
         gold = refresh_gold(spark, lake)
         summary.silver_version, summary.gold_rebuilt, summary.gold_rows = gold.silver_version, gold.rebuilt, gold.rows

@@ -188,6 +188,11 @@ def _inserted(spark: SparkSession, path: str, tag: dict, metric: str) -> Inserte
     return Inserted(None, 0)
 
 
+def create_empty(spark: SparkSession, ddl: str, path: str) -> None:
+    """A table with no rows (a commit of its schema alone), unless one is there already."""
+    retried(lambda: spark.createDataFrame([], ddl).write.format("delta").mode("append").save(path))
+
+
 def overwrite(rows: DataFrame, path: str, user_metadata: dict | None = None) -> int:
     """Replace a (small, derived) table's content; returns the rows Delta says it wrote."""
     writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", True)

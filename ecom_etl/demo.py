@@ -180,8 +180,9 @@ def client_lines(storage: Storage, slice_dir: str) -> list[dict]:
 
     out = []
     for file in storage.list_files(slice_dir):
-        for record in file_records(file.uri, storage.read_bytes(file.uri)):
-            line = dict(zip(contract.HEADER, record.fields))
-            if not record.reasons and not contract.clean_line(line).reasons:
-                out.append(line)
+        with storage.open(file.uri) as stream:
+            for record in file_records(file.uri, stream):
+                line = dict(zip(contract.HEADER, record.fields))
+                if not record.reasons and not contract.clean_line(line).reasons:
+                    out.append(line)
     return out

@@ -18,25 +18,28 @@ def season_of(month: F.Column) -> F.Column:
 
 
 def derived_columns() -> list[F.Column]:
-    """The derived columns of rule 9, from the cleaned columns (null where those are).
+    """The derived columns of rule 9, from the cleaned columns and `invoice_date` (the date of
+    `invoice_ts`: the calendar keys come from it, not each from the timestamp again).
 
     December belongs to the next year's winter (Dec 2010 is Winter 2011), so a winter is one season.
     """
-    ts = F.col("invoice_ts")
-    month = F.month(ts)
+    date = F.col("invoice_date")
+    month, year = F.month(date), F.year(date)
     return [
         (F.col("quantity").cast(AMOUNT_TYPE) * F.col("unit_price")).cast(AMOUNT_TYPE).alias("line_amount"),
         F.col("invoice_no").startswith("C").alias("is_cancellation"),
-        F.to_date(ts).alias("invoice_date"),
-        F.year(ts).alias("year"),
-        F.quarter(ts).alias("quarter"),
+        date,
+        year.alias("year"),
+        F.quarter(date).alias("quarter"),
         month.alias("month"),
-        F.to_date(F.date_trunc("week", ts)).alias("week_start"),
+        F.date_sub(date, F.weekday(date)).alias("week_start"),  # weekday: Monday is 0
         season_of(month).alias("season"),
-        (F.year(ts) + F.when(month == 12, 1).otherwise(0)).alias("season_year"),
+        (year + F.when(month == 12, 1).otherwise(0)).alias("season_year"),
     ]
 
 
 def enrich(lines: DataFrame) -> DataFrame:
-    """Clean lines -> silver lines: the eight cleaned columns and the derived ones."""
-    return lines.select(*CLEAN_COLUMNS, *derived_columns())
+    """Clean lines -> silver lines: the eight cleaned columns and the derived ones (computed after
+    the de-duplication, so that it shuffles the eight columns alone)."""
+    dated = lines.select(*CLEAN_COLUMNS, F.to_date("invoice_ts").alias("invoice_date"))
+    return dated.select(*CLEAN_COLUMNS, *derived_columns())

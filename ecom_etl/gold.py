@@ -9,17 +9,16 @@ whoever runs it: the batch job, the stream job, or `ecom-etl gold`.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
 from ecom_etl import delta
-from ecom_etl.aggregates import PERIOD_KEYS, invoice_totals, revenue_tables, top_products_by_season
+from ecom_etl.aggregates import gold_aggregates, gold_tables
 from ecom_etl.lake import Lake
-from ecom_etl.schema import GOLD_TABLES, TOP_PRODUCTS_TABLE
+from ecom_etl.schema import GOLD_TABLES
 
 SILVER_VERSION = "silver_version"
 SPECTRUM_TABLES = ("revenue_monthly", "revenue_quarterly", "top_products_by_season")  # infra/redshift/load_gold.sql
@@ -35,11 +34,6 @@ class GoldState:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def build_gold(silver: DataFrame, totals: DataFrame) -> dict[str, DataFrame]:
-    """Every gold table, from silver and its `invoice_totals(*PERIOD_KEYS)`."""
-    return {**revenue_tables(totals), TOP_PRODUCTS_TABLE: top_products_by_season(silver)}
-
-
 def built_from(spark: SparkSession, path: str) -> tuple[int | None, int]:
     """(the silver version a gold table was last built from, the rows written then)."""
     if not delta.exists(spark, path):
@@ -51,9 +45,14 @@ def built_from(spark: SparkSession, path: str) -> tuple[int | None, int]:
     return None, 0
 
 
-def refresh_gold(spark: SparkSession, lake: Lake) -> GoldState:
-    """Bring every gold table up to silver's current version; nothing to do when it is there."""
-    version = delta.data_version(spark, lake.silver)
+def refresh_gold(spark: SparkSession, lake: Lake, version: int | None = None) -> GoldState:
+    """Bring every gold table up to silver's version (its latest that changed data, unless the caller
+    knows the version it just wrote); nothing to do when they are there.
+
+    The tables come from two small aggregates of that silver version, each computed once, and are
+    written one after another: a table is a commit of its own, and side by side they only raced
+    (bench/results/tests.md)."""
+    version = delta.data_version(spark, lake.silver) if version is None else version
     state = GoldState(version)
     if version is None:
         return state
@@ -67,20 +66,16 @@ def refresh_gold(spark: SparkSession, lake: Lake) -> GoldState:
     if not behind:
         return state
     silver = spark.read.format("delta").option("versionAsOf", version).load(lake.silver)
-    totals = silver.transform(invoice_totals(*PERIOD_KEYS)).persist(StorageLevel.MEMORY_AND_DISK)
-    tables = build_gold(silver, totals)
-
-    def rebuild(name: str) -> int:
-        rows = delta.overwrite(tables[name], lake.gold(name), {SILVER_VERSION: version})
-        if name in SPECTRUM_TABLES:  # Redshift Spectrum reads Delta through symlink manifests
-            DeltaTable.forPath(spark, lake.gold(name)).generate("symlink_format_manifest")
-        return rows
-
-    try:  # small tables: each write is mostly fixed cost, so they run side by side
-        with ThreadPoolExecutor(len(behind)) as pool:
-            state.rows.update(zip(behind, pool.map(rebuild, behind)))
+    totals, products = (a.persist(StorageLevel.MEMORY_AND_DISK) for a in gold_aggregates(silver))
+    try:
+        tables = gold_tables(totals, products)
+        for name in behind:
+            state.rows[name] = delta.overwrite(tables[name].coalesce(1), lake.gold(name), {SILVER_VERSION: version})
+            if name in SPECTRUM_TABLES:  # Redshift Spectrum reads Delta through symlink manifests
+                DeltaTable.forPath(spark, lake.gold(name)).generate("symlink_format_manifest")
         state.rebuilt = behind
     finally:
         totals.unpersist()
+        products.unpersist()
     state.rows = {name: state.rows[name] for name in GOLD_TABLES}
     return state

@@ -1,7 +1,7 @@
 """The lake's layout under one warehouse root (a local directory, file:// or s3:// URI).
 
-Every path the jobs write is named here: the tables, the run summaries, the stream checkpoints,
-the batch's staging area and the log of raw files already loaded.
+Every path the jobs write is named here: the tables, the run summaries, the stream checkpoints
+and the log of raw files already loaded.
 """
 
 from __future__ import annotations
@@ -43,14 +43,6 @@ class Lake:
     def ingested_files(self) -> str:
         """A Delta table of the raw files loaded so far (path, size, version): what a run skips."""
         return f"{self.root}/_ingested_files"
-
-    def staging(self, run_id: str) -> str:
-        """One batch run's parsed lines, written once and read by each table's insert."""
-        return f"{self.root}/_staging/{run_id}"
-
-    @property
-    def staging_root(self) -> str:
-        return f"{self.root}/_staging"
 
     def checkpoint(self, stream: str) -> str:
         """The stream job's default checkpoint for `stream`."""

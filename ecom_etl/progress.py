@@ -40,6 +40,11 @@ class StageTimer:
         if self.progress:
             self.progress(f"      {name}: done in {self.seconds[name]:.1f}s")
 
+    def note(self, message: str) -> None:
+        """A line about the stage under way, under its own."""
+        if self.progress:
+            self.progress(f"      {message}")
+
     def skip(self, name: str, why: str) -> None:
         """Count a stage that had nothing to do, so the numbers still count up to the total."""
         self._started += 1

@@ -7,6 +7,7 @@ jobs/glue_runtime.py, which hands the session it gets from Glue to `configure`.
 from __future__ import annotations
 
 import atexit
+import glob
 import os
 import shutil
 import sys
@@ -100,17 +101,16 @@ def install_spark_defaults(settings: Settings | None = None) -> str:
     return path
 
 
-def build_log_store() -> str:
-    """Compile the Delta log store once the jars it is built against are in the Ivy cache (a Spark
-    start resolves them); nothing to do when it is current."""
-    from ecom_etl import delta_log_store
+def build_jar() -> str:
+    """Compile the project's Java classes once the jars they are built against are in the Ivy cache
+    (a Spark start resolves them); nothing to do when the jar is current."""
+    from ecom_etl import jvm
 
-    if delta_log_store.is_built():
-        return f"{delta_log_store.JAR} is current"
-    spark = local_session(app_name="ecom-etl setup")
-    resolved = [j.removeprefix("file://") for j in spark.sparkContext.getConf().get("spark.jars", "").split(",") if j]
-    spark.stop()
-    return f"built {delta_log_store.build(spark_packages.hadoop_jars() + resolved)}"
+    if jvm.is_built():
+        return f"{jvm.JAR} is current"
+    local_session(app_name="ecom-etl setup").stop()
+    resolved = glob.glob(os.path.join(os.path.expanduser(spark_packages.ivy_cache()), "jars", "*.jar"))
+    return f"built {jvm.build(spark_packages.hadoop_jars() + sorted(resolved))}"
 
 
 def local_session(

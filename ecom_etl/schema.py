@@ -16,6 +16,7 @@ RAW_LINE = "raw_line"
 SOURCE = "source"
 READ_REASONS = "read_reasons"
 RECORD_COLUMNS: tuple[str, ...] = RAW_FIELDS + (RAW_LINE, SOURCE, READ_REASONS)
+RECORD_OFFSET = "record_offset"  # where a file's record starts (the batch's files only)
 RECORD_DDL = ", ".join(f"{c} string" for c in RAW_FIELDS + (RAW_LINE, SOURCE)) + f", {READ_REASONS} array<string>"
 
 DERIVED_COLUMNS: tuple[str, ...] = (
@@ -39,6 +40,11 @@ QUARANTINE_COLUMNS: tuple[str, ...] = (
     "reasons",
     RAW_LINE,
 ) + RAW_FIELDS
+
+QUARANTINE_DDL = (
+    "quarantine_id string, source string, ingested_at timestamp, reasons array<string>, raw_line string, "
+    + ", ".join(f"{c} string" for c in RAW_FIELDS)
+)
 
 REVENUE_MEASURES: tuple[str, ...] = (
     "net_revenue",

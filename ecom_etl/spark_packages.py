@@ -13,7 +13,7 @@ import glob
 import os
 import re
 
-from ecom_etl import delta_log_store
+from ecom_etl import delta_log_store, jvm
 from ecom_etl.settings import Settings
 
 # The Delta log store's DynamoDB client (java/ecom/delta/DynamoDBLogStore.java), on both lines: the
@@ -150,7 +150,9 @@ def conf(settings: Settings) -> dict[str, str]:
                 "spark.hadoop.fs.s3a.secret.key": settings.credentials[1],
             }
         )
-    return {**out, **delta_log_store.conf(settings)}
+    if jvm.JAR.is_file():  # the project's classes: the CSV reader and the S3 log store
+        out.update({**jvm.conf(), **delta_log_store.conf(settings)})
+    return out
 
 
 def hadoop_jars() -> list[str]:

@@ -6,11 +6,12 @@ what the driver needs around it. S3 goes through boto3 with the run's Settings (
 from __future__ import annotations
 
 import glob
+import io
 import os
 import re
 import shutil
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from ecom_etl.settings import Settings
@@ -59,6 +60,25 @@ def _glob_regex(pattern: str) -> re.Pattern:
     """A Hadoop-style glob (`*` and `?` stay within one path segment) as a regular expression."""
     out = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else c if c in "[]" else re.escape(c) for c in pattern)
     return re.compile(out + "$")
+
+
+class _Body(io.RawIOBase):
+    """An S3 object's body as a raw stream, so that io's buffered readers (and gzip) can read it."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.body.close()
+        super().close()
 
 
 class Storage:
@@ -139,12 +159,12 @@ class Storage:
         with open(local_path(uri) or uri, "rb") as fh:
             return fh.read(size)
 
-    def read_bytes(self, uri: str) -> bytes:
+    def open(self, uri: str) -> BinaryIO:
+        """A file's bytes as a stream, read as they are asked for."""
         if is_s3(uri):
             bucket, key = s3_parts(uri)
-            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        with open(local_path(uri) or uri, "rb") as fh:
-            return fh.read()
+            return io.BufferedReader(_Body(self.s3.get_object(Bucket=bucket, Key=key)["Body"]), 1 << 20)
+        return open(local_path(uri) or uri, "rb")
 
     def read_text(self, uri: str) -> str | None:
         """A small text object, or None when it does not exist."""

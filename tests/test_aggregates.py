@@ -5,11 +5,15 @@ from decimal import Decimal
 
 from chispa import assert_df_equality
 
-from ecom_etl.aggregates import PERIOD_KEYS, invoice_totals, revenue_by, revenue_tables, top_products_by_season
+from ecom_etl.aggregates import gold_aggregates, gold_tables
 from ecom_etl.schema import REVENUE_MEASURES, REVENUE_TABLES, TOP_PRODUCTS_COLUMNS
 from tests.builders import silver_line, silver_lines
 
 D = Decimal
+
+
+def gold(silver):
+    return gold_tables(*gold_aggregates(silver))
 
 
 def test_revenue_measures_follow_the_contract(spark):
@@ -32,9 +36,7 @@ def test_revenue_measures_follow_the_contract(spark):
         "invoice_date date, net_revenue decimal(32,3), gross_revenue decimal(32,3), returns decimal(32,3), "
         "orders bigint, customers bigint, units bigint",
     )
-    assert_df_equality(
-        silver.transform(revenue_by("invoice_date")), expected, ignore_row_order=True, ignore_nullable=True
-    )
+    assert_df_equality(gold(silver)["revenue_daily"], expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_every_period_table_has_its_keys_and_the_measures(spark):
@@ -44,7 +46,7 @@ def test_every_period_table_has_its_keys_and_the_measures(spark):
         silver_line(ts="2011-01-01 10:00:00", unit_price="2.00"),  # same ISO week (Mon 27 Dec), new year
         silver_line(ts="2011-04-01 10:00:00", unit_price="4.00"),
     )
-    tables = revenue_tables(silver.transform(invoice_totals(*PERIOD_KEYS)))
+    tables = gold(silver)
     for name, keys in REVENUE_TABLES.items():
         assert tables[name].columns == [*keys, *REVENUE_MEASURES]
     weekly = {r.week_start: r.net_revenue for r in tables["revenue_weekly"].collect()}
@@ -56,7 +58,7 @@ def test_every_period_table_has_its_keys_and_the_measures(spark):
 
 
 def top(spark, *rows):
-    return top_products_by_season(silver_lines(spark, *rows))
+    return gold(silver_lines(spark, *rows))["top_products_by_season"]
 
 
 def test_top_products_rank_by_units_then_revenue_then_code(spark):

@@ -6,7 +6,7 @@ from decimal import Decimal
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from ecom_etl.cleaning import drop_exact_duplicates, parse_lines, quarantined_lines, valid_lines
+from ecom_etl.cleaning import REASON_BITS, clean_lines, distinct_lines, parse_lines, quarantined_lines, reasons_of
 from ecom_etl.schema import CLEAN_COLUMNS, QUARANTINE_COLUMNS
 from tests.builders import raw, raw_lines
 
@@ -17,11 +17,16 @@ CLEAN_DDL = (
 
 
 def clean(spark, *rows):
-    return raw_lines(spark, *rows).transform(parse_lines).transform(valid_lines)
+    return raw_lines(spark, *rows).transform(parse_lines).transform(clean_lines)
 
 
-def reasons_of(spark, *rows) -> list[list[str]]:
-    return [r.reasons for r in raw_lines(spark, *rows).transform(parse_lines).select("reasons").collect()]
+def parsed_with_reasons(spark, *rows):
+    parsed = raw_lines(spark, *rows).transform(parse_lines)
+    return parsed.withColumn("reasons", reasons_of(F.col(REASON_BITS)))
+
+
+def reasons(spark, *rows) -> list[list[str]]:
+    return [r.reasons for r in parsed_with_reasons(spark, *rows).select("reasons").collect()]
 
 
 def test_a_good_line_is_trimmed_typed_and_normalised(spark):
@@ -59,7 +64,7 @@ def assert_cleaned(spark, field: str, result: str, result_type: str, expected: l
     actual = (
         raw_lines(spark, *rows)
         .transform(parse_lines)
-        .transform(valid_lines)
+        .transform(clean_lines)
         .select(F.col("quantity").alias("case"), F.col(result).alias("value"))
     )
     want = spark.createDataFrame(
@@ -71,7 +76,7 @@ def assert_cleaned(spark, field: str, result: str, result_type: str, expected: l
 def assert_reasons(spark, field: str, values: list[str], reasons: list[str]):
     """Each raw value of `field` is quarantined with exactly `reasons`."""
     rows = [raw(**{field: v}) for v in values]
-    actual = raw_lines(spark, *rows).transform(parse_lines).select(F.col(f"raw_{field}").alias("value"), "reasons")
+    actual = parsed_with_reasons(spark, *rows).select(F.col(f"raw_{field}").alias("value"), "reasons")
     want = spark.createDataFrame([(v, reasons) for v in values], "value string, reasons array<string>")
     assert_df_equality(actual, want, ignore_row_order=True, ignore_nullable=True)
 
@@ -162,7 +167,7 @@ def test_a_quantity_that_is_not_an_integer_is_quarantined(spark):
 
 def test_every_reason_that_applies_is_given(spark):
     row = raw(invoice_no=" ", stock_code="", quantity=None, unit_price="x", invoice_ts=None)
-    assert reasons_of(spark, row) == [
+    assert reasons(spark, row) == [
         [
             "invoice_no_missing",
             "stock_code_missing",
@@ -180,7 +185,7 @@ def test_a_row_with_a_malformed_record_is_quarantined_with_its_line(spark):
     assert [(r.raw_line, r.reasons) for r in bad] == [
         ("536366,85123A,too few,6", ["malformed_record", "unit_price_missing", "invoice_date_missing"])
     ]
-    assert parsed.transform(valid_lines).count() == 1
+    assert parsed.transform(clean_lines).count() == 1
 
 
 def test_quarantine_keeps_raw_values_source_and_ingest_time(spark):
@@ -206,10 +211,10 @@ def test_quarantine_ids_are_stable_and_unique_among_identical_rows(spark):
     assert len(set(first)) == 3 and ids() == first
 
 
-def test_exact_duplicates_are_kept_once_but_near_duplicates_are_not(spark):
+def test_exact_duplicates_are_kept_once_with_their_copies_but_near_duplicates_are_not(spark):
     lines = clean(spark, raw(), raw(invoice_no=" 536365"), raw(customer_id="17850"), raw(quantity="7"))
-    deduped = lines.transform(drop_exact_duplicates)
-    expected = lines.where(F.col("quantity") == 7).unionByName(lines.limit(1))
-    assert deduped.count() == 2
-    assert_df_equality(deduped, expected, ignore_row_order=True)
-    assert deduped.columns == list(CLEAN_COLUMNS)
+    distinct = lines.transform(distinct_lines)
+    expected = lines.where(F.col("quantity") == 7).withColumn("copies", F.lit(1).cast("long"))
+    expected = expected.unionByName(lines.limit(1).withColumn("copies", F.lit(3).cast("long")))
+    assert_df_equality(distinct, expected, ignore_row_order=True, ignore_nullable=True)
+    assert distinct.columns == [*CLEAN_COLUMNS, "copies"]

@@ -1,6 +1,7 @@
 """The one CSV reader (csv_records) and the stream's wire format, without Spark."""
 
 import gzip
+import io
 import json
 
 import pytest
@@ -14,7 +15,7 @@ GOOD_FIELDS = ("536365", "85123A", "WHITE HEART", "6", "2010-12-01 08:26:00", "2
 
 
 def records(data: bytes, name: str = "day.csv") -> list:
-    return list(file_records(name, data))
+    return list(file_records(name, io.BytesIO(data)))
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_gzip_is_read_like_plain_text_and_empty_files_hold_no_records():
 
 def test_produce_sends_each_record_exactly_as_written():
     quoted = b'536477,22041,"FRAME\nSIZE",48,2010-12-01 12:27:00,2.1,16210.0,UK'
-    got = list(file_lines("day.csv", b"\xef\xbb\xbf" + HEADER + b"\r\n" + quoted + b"\r\n" + GOOD))
+    got = list(file_lines("day.csv", io.BytesIO(b"\xef\xbb\xbf" + HEADER + b"\r\n" + quoted + b"\r\n" + GOOD)))
     assert [line for line, _ in got] == [quoted, GOOD]
 
 

@@ -65,14 +65,13 @@ def kill_batch_when(inbox: str, lake: Lake, ready) -> str:
     return "".join(seen)
 
 
-@pytest.mark.parametrize("stage", ["parse and clean", "write silver", "write quarantine"])
+@pytest.mark.parametrize("stage", ["parse, clean and write silver", "write quarantine"])
 def test_a_batch_killed_in_a_stage_heals_on_the_next_run(spark, aws, inbox, clean, tmp_path, stage):
     lake = Lake.at(str(tmp_path / "wh"))
     kill_batch_when(inbox, lake, lambda line: f"] {stage} ..." in line)
     healed = run_batch(spark, aws, inbox, lake.root, progress=quiet, register=False)
     assert healed.reconciles and healed.files_new == DAYS.stop - DAYS.start  # nothing was recorded as loaded
     assert_same_lake(spark, lake, clean)
-    assert Storage(aws).names(lake.staging_root) == []  # the killed run's staging is gone too
 
 
 def test_a_batch_killed_between_gold_commits_heals_gold_on_the_next_run(spark, aws, inbox, clean, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 from chispa import assert_df_equality
 from packaging.specifiers import SpecifierSet
 
-from ecom_etl import artifacts, catalog, delta_log_store, settings, sources, template
+from ecom_etl import artifacts, catalog, delta_log_store, jvm, settings, sources, template
 from ecom_etl.glue_local import GLUE_ONLY
 from ecom_etl.lake import Lake
 from ecom_etl.stream import dynamo
@@ -30,7 +30,7 @@ TPL = template.load()
 RESOURCES = TPL["Resources"]
 # Where a deployment's code is (ecom_etl/artifacts.py), and this checkout's copy of each kind.
 CODE = "s3://${ArtifactsBucket}/${CodePrefix}/"
-CHECKOUT = {"jobs": os.path.join(ROOT, "jobs"), "jars": str(delta_log_store.JAR.parent)}
+CHECKOUT = {"jobs": os.path.join(ROOT, "jobs"), "jars": str(jvm.JAR.parent)}
 LAKE_JOBS = ("BatchJob", "StreamJob", "GoldJob", "MaintenanceJob")  # every job that commits to the lake
 
 
@@ -183,14 +183,13 @@ def test_the_delta_log_table_has_the_log_stores_keys_and_every_lake_job_commits_
     assert text(table["TableName"]).replace("${AWS::StackName}", "ecom") == settings.Settings().delta_log_table
 
     # What the jobs' Spark gets is what the local session gets (ecom_etl/delta_log_store.conf), jar aside.
-    jar = f"{CODE}jars/{delta_log_store.JAR.name}"
-    assert artifacts.JAR.endswith(delta_log_store.JAR.name) and delta_log_store.JAR.is_file()
-    local = delta_log_store.conf(settings.Settings(delta_log_table="${DeltaLogTable}", region="${AWS::Region}"))
-    wanted = {k: v for k, v in local.items() if k != "spark.jars"}
+    jar = f"{CODE}jars/{jvm.JAR.name}"
+    assert artifacts.JAR.endswith(jvm.JAR.name) and jvm.JAR.is_file()
+    wanted = delta_log_store.conf(settings.Settings(delta_log_table="${DeltaLogTable}", region="${AWS::Region}"))
     assert wanted["spark.delta.logStore.s3.impl"] == wanted["spark.delta.logStore.s3a.impl"] == delta_log_store.CLASS
     assert wanted["spark.hadoop.ecom.delta.log.table"] == "${DeltaLogTable}"
     # The calls the log store makes (its Java source) are exactly what the jobs' roles allow on the table.
-    java = delta_log_store.SOURCE.read_text(encoding="utf-8")
+    java = (jvm.JAVA / "ecom" / "delta" / "DynamoDBLogStore.java").read_text(encoding="utf-8")
     calls = {f"dynamodb:{c[0].upper()}{c[1:]}" for c in re.findall(r"\bdynamo\.(\w+)\(", java)}
     assert calls == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
     jobs = props("AWS::Glue::Job")
@@ -615,7 +614,7 @@ def test_deploy_to_the_emulator_then_destroy(aws, capsys):
         f"{prefix}/jobs/{j}"
         for j in ("batch_etl.py", "stream_etl.py", "gold_etl.py", "maintain_etl.py", "glue_runtime.py")
     } <= keys
-    assert {f"{prefix}/platform.yaml", f"{prefix}/jars/{delta_log_store.JAR.name}"} <= keys
+    assert {f"{prefix}/platform.yaml", f"{prefix}/jars/{jvm.JAR.name}"} <= keys
     assert all(k.startswith(prefix + "/") for k in keys)
     body = s3.get_object(Bucket=artifacts_bucket, Key=wheel)["Body"].read()
     with zipfile.ZipFile(io.BytesIO(body)) as whl:

@@ -12,8 +12,7 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 
 from ecom_etl.cleaning import dynamodb_rejects
 from ecom_etl.lake import Lake
-from ecom_etl.load import LoadResult, load
-from ecom_etl.materialize import Cached
+from ecom_etl.load import LoadResult, load_records
 from ecom_etl.progress import StageTimer
 from ecom_etl.settings import Settings
 from ecom_etl.stream import dynamo
@@ -59,12 +58,11 @@ def process_batch(
     """
     payloads = payloads.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        return load(
+        return load_records(
             spark,
             payloads_to_records(payloads),
             lake,
             datetime.now(UTC),
-            Cached(),
             txn=(app_id, batch_id),
             side_sink=DynamoSink(settings),
             stage=stage,

@@ -40,15 +40,15 @@ def put_records(settings: Settings, entries: list[dict], kinesis: object = None)
 def file_records(storage: Storage, path: str) -> Iterator[dict]:
     """PutRecords entries for every record of a CSV file, directory or glob, in file order. Every
     header is checked before the first record is sent: a bad file sends nothing."""
-    from ecom_etl.sources import check_headers, find_input, is_archive
+    from ecom_etl.sources import find_input, inspect
 
-    files = [f for f in find_input(storage, path) if not is_archive(f.uri)]
-    check_headers(storage, files)
+    files = [f for f in inspect(storage, find_input(storage, path)) if f.has_lines and not f.is_archive]
     for file in files:
         try:
-            for line, fields in csv_records.file_lines(file.uri, storage.read_bytes(file.uri)):
-                yield {"Data": wire.line_payload(line), "PartitionKey": wire.partition_key(fields)}
-        except csv_records.HeaderError as exc:
+            with storage.open(file.uri) as stream:
+                for line, fields in csv_records.file_lines(file.uri, stream):
+                    yield {"Data": wire.line_payload(line), "PartitionKey": wire.partition_key(fields)}
+        except csv_records.HeaderError as exc:  # the file changed since its header was checked
             raise EtlInputError(str(exc)) from None
 
 
