@@ -5,7 +5,7 @@
 #   make test-fast   the pure transforms and unit tests only (one Spark session, no emulator jobs)
 #   make test-glue6  the same suite on the Glue 6.0 stack (Spark 4.1.1, Delta 4.2.0, ANSI SQL, Python 3.13)
 #   make lint        ruff (lint and format check), cfn-lint and checkov (part of make test)
-#   make bench       Spark vs DuckDB vs pandas at 1x, 10x, 100x (appends to bench/results/batch.md; long)
+#   make bench       Spark vs DuckDB vs pandas at 1x, 10x, 10x as one file, 100x (appends to bench/results/batch.md; long)
 #   make bench-stream  the streaming benchmark (appends to bench/results/stream.md)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -80,7 +80,7 @@ lint-infra: $(VENV_TOOLS)/.installed
 test-glue6: install-glue6
 	$(VENV_GLUE6)/bin/python -m pytest $(PYTEST_ARGS)
 
-BENCH_SIZES ?= 1x,10x,100x
+BENCH_SIZES ?= 1x,10x,10x-one-file,100x
 BENCH_RUNS ?= 3
 
 bench: install

@@ -1,15 +1,17 @@
 """Batch benchmark: the Spark job against a DuckDB and a pandas reference, at 1x, 10x and 100x.
 
-    python bench/batch_bench.py [--sizes 1x,10x,100x] [--runs 3] [--test-suite] [--data DIR] [--dry-run]
+    python bench/batch_bench.py [--sizes 1x,10x,10x-one-file,100x] [--runs 3] [--test-suite]
+                                [--data DIR] [--dry-run]
 
 Per size: every implementation runs once and the gold tables of all three must be identical; that
 run is the first of --runs timed runs, and the median wall time and the peak RSS (the whole process
 tree, sampled every 0.2 s) are reported, with rows/s and the Spark/DuckDB and Spark/pandas ratios of
 the same run. 1x is the real data set (../shared); 10x and 100x are generated once (deterministic
 seeds) into $ECOM_BENCH_DATA (default ~/.cache/ecom_etl/bench-data), where every clone of the
-repository reuses them. Each size's results are appended to bench/results/batch.md once measured.
---data DIR measures the CSV files of DIR instead (e.g. a few days of the real data, for a quick
-check); --dry-run prints the tables and appends nothing.
+repository reuses them; 10x-one-file is the 10x data written as one CSV file. Each size's results
+are appended to bench/results/batch.md once measured. --data DIR measures the CSV files of DIR
+instead (e.g. a few days of the real data, for a quick check); --dry-run prints the tables and
+appends nothing.
 """
 
 import argparse
@@ -106,8 +108,14 @@ def measure(cmd: list[str], log: str) -> Run:
     return Run(seconds, peak, code == 0, "" if code == 0 else f"exit {code}, see {log}")
 
 
+ONE_FILE = "-one-file"  # a size's data as one CSV file: "10x-one-file"
+
+
 def dataset(size: str) -> tuple[str, int]:
-    """(input directory, rows) of a size; generated sizes are written once and reused."""
+    """(input directory, rows) of a size; generated sizes are written once and reused. A size ending
+    in -one-file is the same data written as one CSV file (its lines in the same order)."""
+    if size.endswith(ONE_FILE):
+        return one_file(size)
     factor = int(size.rstrip("x"))
     if factor == 1 and os.path.isdir(REAL_DATA):
         return os.path.abspath(REAL_DATA), REAL_ROWS
@@ -119,6 +127,24 @@ def dataset(size: str) -> tuple[str, int]:
         subprocess.run(
             [*CLI, "generate", "--rows", str(rows), "--out", out, "--seed", str(factor)], check=True, cwd=ROOT
         )
+        open(os.path.join(out, "_DONE"), "w").close()
+    return out, rows
+
+
+def one_file(size: str) -> tuple[str, int]:
+    source, rows = dataset(size.removesuffix(ONE_FILE))
+    out = os.path.join(DATA_DIR, size)
+    if not os.path.exists(os.path.join(out, "_DONE")):
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        names = sorted(n for n in os.listdir(source) if n.endswith(".csv"))
+        print(f"writing {size}: the {len(names)} files of {source} as one CSV file (once) ...", flush=True)
+        with open(os.path.join(out, "all.csv"), "wb") as whole:
+            for i, name in enumerate(names):
+                with open(os.path.join(source, name), "rb") as part:
+                    if i:
+                        part.readline()  # one header for the whole file
+                    shutil.copyfileobj(part, whole, 1 << 24)
         open(os.path.join(out, "_DONE"), "w").close()
     return out, rows
 
@@ -230,7 +256,7 @@ def test_suite_seconds() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1x,10x,100x")
+    parser.add_argument("--sizes", default="1x,10x,10x-one-file,100x")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--test-suite", action="store_true", help="also time `make test`")
     parser.add_argument(
