@@ -12,6 +12,7 @@ import pytest
 
 from ecom_etl.lake import Lake
 from ecom_etl.stream import dynamo, emulator
+from ecom_etl.stream.post_body import nesting_depth
 from ecom_etl.stream.runner import run_stream
 from ecom_etl.stream.server import make_server
 
@@ -120,6 +121,20 @@ def test_bad_post_bodies_are_refused_whole(names, api, body, problem):
     status, answer = request(f"{api}/orders", body)
     assert status == 400 and any(problem in p for p in answer["problems"]), answer
     assert queued(names) == []
+
+
+@pytest.mark.parametrize(
+    "text, depth",
+    [
+        (json.dumps({"lines": [{"Description": "[[[[ {{{{"}]}), 3),
+        (json.dumps({"lines": [{"Description": 'a quote " [[[[ and a backslash \\'}]}), 3),
+        (json.dumps([["\\"], "[[", {'\\"': ["]]"]}]), 3),
+        ('"' + '\\"' * 100 + "[[[[", 0),  # a string never closed holds the rest: invalid JSON, not deep
+    ],
+    ids=["brackets-in-strings", "escaped-quote-and-backslash", "escaped-backslash-before-quote", "unclosed-string"],
+)
+def test_the_nesting_scan_skips_strings_as_json_reads_them(text, depth):
+    assert nesting_depth(text) == depth
 
 
 def test_every_problem_of_every_line_is_listed_and_nothing_is_queued(names, api):

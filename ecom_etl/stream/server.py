@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse
 
@@ -26,6 +27,15 @@ def _pattern(resource_path: str) -> re.Pattern:
 _MATCHERS = [(method, _pattern(path), handler) for method, path, handler in ROUTES]
 
 
+def route(method: str, path: str) -> tuple[Callable, dict[str, str]] | None:
+    """The handler of a request and its path parameters (decoded, as API Gateway passes them)."""
+    for route_method, pattern, handler in _MATCHERS:
+        found = pattern.match(path)
+        if found and route_method == method:
+            return handler, {k: unquote(v) for k, v in found.groupdict().items()}
+    return None
+
+
 class ApiRequestHandler(BaseHTTPRequestHandler):
     server_version = "ecom-etl-api"
     protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway
@@ -37,20 +47,19 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(min(length, api.MAX_BODY_BYTES + 1)) if length else b""
         if length > api.MAX_BODY_BYTES + 1:
             self.close_connection = True  # the rest of an oversized body is not read
-        for route_method, pattern, handler in _MATCHERS:
-            found = pattern.match(path)
-            if found and route_method == method:
-                event = {
-                    "httpMethod": method,
-                    "path": path,
-                    "pathParameters": {k: unquote(v) for k, v in found.groupdict().items()} or None,
-                    "headers": dict(self.headers),
-                    "requestContext": {"requestId": uuid.uuid4().hex},
-                    "body": body,  # cut at limit + 1 bytes: enough for the handler to refuse it
-                    "isBase64Encoded": False,
-                }
-                result = handler(event, None, self.settings)
-                break
+        found = route(method, path)
+        if found:
+            handler, parameters = found
+            event = {
+                "httpMethod": method,
+                "path": path,
+                "pathParameters": parameters or None,
+                "headers": dict(self.headers),
+                "requestContext": {"requestId": uuid.uuid4().hex},
+                "body": body,  # cut at limit + 1 bytes: enough for the handler to refuse it
+                "isBase64Encoded": False,
+            }
+            result = handler(event, None, self.settings)
         else:
             result = api.response(404, {"message": f"no route {method} {path}"})
         payload = result["body"].encode("utf-8")
