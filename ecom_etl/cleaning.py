@@ -71,8 +71,8 @@ def parse_lines(raw: DataFrame) -> DataFrame:
     Expects RECORD_COLUMNS (see schema.py) and keeps the raw ones for the quarantine.
     """
     text = {name: normalize_blank(F.col(f"raw_{name}")) for name in CLEAN_COLUMNS}
-    invoice_no = F.upper(text["invoice_no"])
-    stock_code = F.upper(text["stock_code"])
+    invoice_no = F.translate(text["invoice_no"], contract.LOWERCASE, contract.UPPERCASE)
+    stock_code = F.translate(text["stock_code"], contract.LOWERCASE, contract.UPPERCASE)
     quantity = F.when(text["quantity"].rlike(contract.INTEGER), text["quantity"].cast("int"))
     unit_price = F.when(text["unit_price"].rlike(contract.PRICE), text["unit_price"].cast(PRICE_TYPE))
     invoice_ts = parse_timestamp(text["invoice_ts"])
