@@ -19,6 +19,7 @@ from packaging.specifiers import SpecifierSet
 from ecom_etl import artifacts, catalog, delta_log_store, settings, sources, template
 from ecom_etl.glue_local import GLUE_ONLY
 from ecom_etl.lake import Lake
+from ecom_etl.runtime import SESSION_CONF
 from ecom_etl.stream import dynamo
 from ecom_etl.stream.drivers import GlueDriver
 from ecom_etl.stream.server import ROUTES
@@ -199,6 +200,13 @@ def test_the_delta_log_table_has_the_log_stores_keys_and_every_lake_job_commits_
         assert spark_conf(jobs[name]).items() >= wanted.items(), name
         assert text(jobs[name]["DefaultArguments"]["--extra-jars"]) == jar
         assert grants(job_role(name))["${DeltaLogTable.Arn}"] == calls, name
+
+
+def test_every_lake_job_starts_spark_with_the_session_settings_every_runtime_applies():
+    """The time zone, the date parser and Parquet's timestamp type hold from the job's first write."""
+    jobs = props("AWS::Glue::Job")
+    for name in LAKE_JOBS:
+        assert spark_conf(jobs[name]).items() >= SESSION_CONF.items(), name
 
 
 def test_the_archive_writes_one_record_per_line_gzipped_where_the_batch_job_reads():
