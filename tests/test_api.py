@@ -48,7 +48,8 @@ def api(names):
 
 def request(url: str, body: bytes | None = None) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST" if body else "GET")) as r:
+        headers = {"Content-Type": "application/json"} if body else {}
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers, method="POST" if body else "GET")) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())

@@ -23,16 +23,45 @@ JSON = {"Content-Type": "application/json"}
 WORST_BODY = b'"' + b'\\"' * (1024 * 1024 // 2 - 1)
 
 
+GOOD = {
+    "InvoiceNo": "580001",
+    "StockCode": "85123A",
+    "Description": "WHITE HEART",
+    "Quantity": 2,
+    "InvoiceDate": "2011-12-01 10:15:00",
+    "UnitPrice": 2.55,
+    "CustomerID": "17850",
+    "Country": "France",
+}
+GOOD_BODY = json.dumps({"lines": [GOOD]}).encode()
+
+
 class Case(NamedTuple):
     method: str
     path: str
     body: bytes
     status: int
     problem: str
+    headers: dict = JSON
 
 
 CASES = {
     "escaped-quotes-1-MiB": Case("POST", "/orders", WORST_BODY, 400, "not valid JSON (Unterminated string"),
+    "a-field-twice": Case(
+        "POST",
+        "/orders",
+        GOOD_BODY.replace(b'"Quantity": 2', b'"Quantity": "x", "Quantity": 5'),
+        400,
+        'the key "Quantity" appears twice',
+    ),
+    "lines-twice": Case("POST", "/orders", b'{"lines": [], ' + GOOD_BODY[1:], 400, 'the key "lines" appears twice'),
+    "text-plain": Case(
+        "POST", "/orders", GOOD_BODY, 415, "Content-Type: must be application/json", {"Content-Type": "text/plain"}
+    ),
+    "no-content-type": Case("POST", "/orders", GOOD_BODY, 415, "Content-Type: must be application/json", {}),
+    "json-with-charset": Case(
+        "POST", "/orders", b'{"lines": []}', 400, "non-empty list", {"content-type": "Application/JSON; charset=utf-8"}
+    ),
 }
 
 
@@ -43,7 +72,7 @@ def lambda_answer(case: Case) -> tuple[int, dict]:
         "httpMethod": case.method,
         "path": case.path,
         "pathParameters": parameters or None,
-        "headers": dict(JSON),
+        "headers": dict(case.headers),
         "requestContext": {"requestId": "test"},
         "body": case.body.decode("utf-8"),
         "isBase64Encoded": False,
@@ -65,7 +94,7 @@ def server():
 def server_answer(port: int, case: Case) -> tuple[int, dict]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_SECONDS)
     try:
-        connection.request(case.method, case.path, body=case.body, headers=JSON)
+        connection.request(case.method, case.path, body=case.body, headers=case.headers)
         answer = connection.getresponse()
         assert answer.getheader("Content-Type") == "application/json"
         return answer.status, json.loads(answer.read())

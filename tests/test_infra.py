@@ -460,6 +460,16 @@ def test_the_api_has_the_routes_the_local_server_serves_with_the_same_handlers()
     assert routes == {(m, p, f"{h.__module__}.{h.__name__}") for m, p, h in ROUTES}
 
 
+def test_the_gateway_checks_every_posted_body_against_the_model_whatever_its_content_type():
+    """API Gateway validates a body against the model of its Content-Type only: with a model for
+    application/json alone, a body sent as text/plain skipped the check."""
+    posts = [m for m in props("AWS::ApiGateway::Method").values() if m["HttpMethod"] == "POST"]
+    assert posts and all(set(m["RequestModels"]) == {"$default"} for m in posts)
+    assert all(
+        props("AWS::ApiGateway::RequestValidator")[m["RequestValidatorId"]["Ref"]]["ValidateRequestBody"] for m in posts
+    )
+
+
 def test_dynamodb_tables_have_the_keys_the_code_writes_and_the_data_is_encrypted():
     tables = props("AWS::DynamoDB::Table")
     keys = {

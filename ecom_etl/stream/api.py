@@ -1,6 +1,6 @@
 """Lambda handlers of the order API (API Gateway proxy integration), also served locally.
 
-POST /orders                      {"lines": [order line, ...]}  -> 202, lines on Kinesis
+POST /orders                      {"lines": [order line, ...]}  -> 202, lines on Kinesis (415 unless JSON)
 GET  /customers/{id}/invoices     the customer's invoices        -> 200 / 404
 GET  /invoices/{invoice_no}       the invoice's lines            -> 200 / 404
 
@@ -66,9 +66,18 @@ def _body(event: dict) -> bytes:
     return body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
 
 
+def _media_type(event: dict) -> str:
+    """The request's Content-Type without its parameters (`; charset=utf-8`), lower-cased."""
+    headers = event.get("headers") or {}
+    value = next((v for k, v in headers.items() if k.lower() == "content-type"), None) or ""
+    return value.partition(";")[0].strip().lower()
+
+
 def post_orders(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
     request_id = _request_id(event, context)
+    if _media_type(event) != "application/json":  # API Gateway checks a body's shape against its model by type
+        return response(415, {"problems": ["Content-Type: must be application/json"], "request_id": request_id})
     entries, problems = parse_orders(_body(event))
     if problems:
         return response(400, {"problems": problems, "request_id": request_id})

@@ -1,7 +1,8 @@
 """A POST /orders body -> the stream's records, or every problem with it (nothing partial).
 
-Bounded before it is parsed (size, nesting depth, strict UTF-8); each line is a JSON object of
-the eight header fields (strings or numbers, numbers kept as written). A line is written as the
+Bounded before it is parsed (size, nesting depth, strict UTF-8); a key twice in one object is
+refused (which value was meant is a guess); each line is a JSON object of the eight header fields
+(strings or numbers, numbers kept as written). A line is written as the
 CSV record the stream job will read, read back with the same reader, and judged by the contract's
 own rules and the sinks' limits: what passes here passes there.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from decimal import Decimal
 from itertools import accumulate
 
@@ -44,6 +46,19 @@ def nesting_depth(text: str) -> int:
     unescaped = text.replace("\\\\", "").replace('\\"', "")
     between_strings = "".join(unescaped.split('"')[::2])
     return max(accumulate(map(_STEP.__getitem__, _BRACKETS.findall(between_strings)), initial=0))
+
+
+class RepeatedKey(ValueError):
+    """A JSON object names one key twice."""
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object as a dict, refused when a key repeats (json.loads keeps the last silently)."""
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        repeated = next(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
+        raise RepeatedKey(f"body: the key {json.dumps(repeated, ensure_ascii=False)} appears twice in one object")
+    return found
 
 
 def _text(value: object) -> str | None:
@@ -106,7 +121,9 @@ def parse_orders(raw: bytes) -> tuple[list[dict], list[str]]:
     if nesting_depth(text) > MAX_DEPTH:
         return [], [f"body: nested deeper than {MAX_DEPTH} levels"]
     try:
-        payload = json.loads(text, parse_float=Decimal)
+        payload = json.loads(text, parse_float=Decimal, object_pairs_hook=_object)
+    except RepeatedKey as exc:
+        return [], [str(exc)]
     except ValueError as exc:
         return [], [f"body: not valid JSON ({exc})"]
     if not isinstance(payload, dict):
