@@ -7,7 +7,9 @@ listens, so a case that got through would fail). Each exchange waits at most CLI
 """
 
 import http.client
+import io
 import json
+import socket
 import threading
 from typing import NamedTuple
 
@@ -18,10 +20,11 @@ from ecom_etl.stream.server import make_server, route
 
 OFFLINE = Settings().at("http://127.0.0.1:9")
 CLIENT_SECONDS = 30  # far beyond any answer here; only a request that stalls the API reaches it
+READ_SECONDS = 2  # the test server's read timeout: a body not in by then is refused
 JSON = {"Content-Type": "application/json"}
 # The nesting scan once matched each quote of this body against the rest of it: 7.5 s at 48 KB.
 WORST_BODY = b'"' + b'\\"' * (1024 * 1024 // 2 - 1)
-
+TOO_LARGE = "body: larger than the limit of 1,048,576 bytes"
 
 GOOD = {
     "InvoiceNo": "580001",
@@ -59,6 +62,7 @@ CASES = {
         "POST", "/orders", GOOD_BODY, 415, "Content-Type: must be application/json", {"Content-Type": "text/plain"}
     ),
     "no-content-type": Case("POST", "/orders", GOOD_BODY, 415, "Content-Type: must be application/json", {}),
+    "over-the-limit": Case("POST", "/orders", b" " * 2 * 1024 * 1024, 413, TOO_LARGE),
     "json-with-charset": Case(
         "POST", "/orders", b'{"lines": []}', 400, "non-empty list", {"content-type": "Application/JSON; charset=utf-8"}
     ),
@@ -84,7 +88,7 @@ def lambda_answer(case: Case) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def server():
-    api = make_server(OFFLINE, port=0)
+    api = make_server(OFFLINE, port=0, read_seconds=READ_SECONDS)
     threading.Thread(target=api.serve_forever, args=(0.05,), daemon=True).start()  # shutdown() waits a poll
     yield api.server_port
     api.shutdown()
@@ -97,6 +101,7 @@ def server_answer(port: int, case: Case) -> tuple[int, dict]:
         connection.request(case.method, case.path, body=case.body, headers=case.headers)
         answer = connection.getresponse()
         assert answer.getheader("Content-Type") == "application/json"
+        assert answer.getheader("Server") == "ecom-etl-api"  # no Python version
         return answer.status, json.loads(answer.read())
     finally:
         connection.close()
@@ -118,3 +123,58 @@ def test_the_local_server_refuses_each_case_naming_its_problem(server, name):
     case = CASES[name]
     status, answer = server_answer(server, case)
     assert status == case.status and names_the_problem(answer, case.problem), answer
+
+
+# Requests only a server sees: the HTTP framing, which API Gateway handles before Lambda. Each is
+# refused with the connection closed after one answer, so no byte of it is read as a next request.
+def post(headers: str, body: bytes = b"") -> bytes:
+    return f"POST /orders HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{headers}\r\n".encode() + body
+
+
+FRAMING = {
+    "length-not-a-number": (post("Content-Length: ten\r\n", b"{}"), 400, "Content-Length"),
+    "length-negative": (post("Content-Length: -5\r\n", b'{"lines": []}'), 400, "Content-Length"),
+    "length-signed": (post("Content-Length: +13\r\n", b'{"lines": []}'), 400, "Content-Length"),
+    "two-lengths": (post("Content-Length: 2\r\nContent-Length: 13\r\n", b'{"lines": []}'), 400, "Content-Length"),
+    "over-the-limit-not-sent": (post("Content-Length: 2097152\r\n", b"{"), 413, TOO_LARGE),
+    "over-the-limit-asked-first": (post("Content-Length: 2097152\r\nExpect: 100-continue\r\n"), 413, TOO_LARGE),
+    "chunked": (post("Transfer-Encoding: chunked\r\n", b'd\r\n{"lines": []}\r\n0\r\n\r\n'), 411, "Content-Length"),
+    "slow-body": (post("Content-Length: 100\r\n", b'{"lines": ['), 408, f"within {READ_SECONDS} s"),
+    "shorter-body": (post("Content-Length: 100\r\nConnection: close\r\n", b'{"lines": []}'), 400, "shorter"),
+    "malformed-request-line": (b"GARBAGE\r\n\r\n", 400, "Bad request"),
+    "unknown-method": (b"BREW /orders HTTP/1.1\r\nHost: test\r\n\r\n", 501, "Unsupported method"),
+    "request-line-too-long": (b"GET /" + b"x" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "URI Too Long"),
+}
+
+
+def exchange(port: int, raw: bytes, half_close: bool = False) -> tuple[int, http.client.HTTPMessage, dict, bytes]:
+    """Send raw bytes (then end the sending side if asked); read until the server closes: the first
+    answer's status, headers and JSON body, and whatever came after it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_SECONDS) as connection:
+        connection.sendall(raw)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        received = io.BytesIO(b"".join(iter(lambda: connection.recv(65536), b"")))
+    _, status, _ = received.readline().decode("latin-1").split(" ", 2)
+    headers = http.client.parse_headers(received)
+    body = json.loads(received.read(int(headers["Content-Length"])))
+    return int(status), headers, body, received.read()
+
+
+def test_the_local_server_keeps_a_connection_open_after_an_answer_that_is_not_a_refusal(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server, timeout=CLIENT_SECONDS)
+    try:
+        for _ in range(2):
+            connection.request("GET", "/nothing")
+            answer = connection.getresponse()
+            assert (answer.status, json.loads(answer.read())) == (404, {"message": "no route GET /nothing"})
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("name", FRAMING)
+def test_the_local_server_refuses_broken_framing_in_json_and_closes(server, name):
+    raw, status, problem = FRAMING[name]
+    answered, headers, body, after = exchange(server, raw, half_close=name == "shorter-body")
+    assert (answered, headers["Content-Type"], headers["Server"]) == (status, "application/json", "ecom-etl-api")
+    assert names_the_problem(body, problem) and after == b"", (body, after)

@@ -1,6 +1,6 @@
 """Lambda handlers of the order API (API Gateway proxy integration), also served locally.
 
-POST /orders                      {"lines": [order line, ...]}  -> 202, lines on Kinesis (415 unless JSON)
+POST /orders                      {"lines": [order line, ...]}  -> 202, lines on Kinesis (413, 415, 400)
 GET  /customers/{id}/invoices     the customer's invoices        -> 200 / 404
 GET  /invoices/{invoice_no}       the invoice's lines            -> 200 / 404
 
@@ -22,7 +22,7 @@ from decimal import Decimal
 from ecom_etl import contract
 from ecom_etl.settings import Settings
 from ecom_etl.stream import dynamo
-from ecom_etl.stream.post_body import MAX_BODY_BYTES, parse_orders
+from ecom_etl.stream.post_body import MAX_BODY_BYTES, TOO_LARGE, parse_orders
 from ecom_etl.stream.producer import put_records
 
 log = logging.getLogger("ecom_etl.api")
@@ -76,9 +76,12 @@ def _media_type(event: dict) -> str:
 def post_orders(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
     request_id = _request_id(event, context)
+    body = _body(event)
+    if len(body) > MAX_BODY_BYTES:
+        return response(413, {"problems": [TOO_LARGE], "request_id": request_id})
     if _media_type(event) != "application/json":  # API Gateway checks a body's shape against its model by type
         return response(415, {"problems": ["Content-Type: must be application/json"], "request_id": request_id})
-    entries, problems = parse_orders(_body(event))
+    entries, problems = parse_orders(body)
     if problems:
         return response(400, {"problems": problems, "request_id": request_id})
     try:
@@ -140,4 +143,4 @@ def get_invoice(event: dict, context: object = None, settings: Settings | None =
     return _read(event, context, read)
 
 
-__all__ = ["MAX_BODY_BYTES", "get_customer_invoices", "get_invoice", "post_orders", "response"]
+__all__ = ["MAX_BODY_BYTES", "TOO_LARGE", "get_customer_invoices", "get_invoice", "post_orders", "response"]

@@ -1,6 +1,6 @@
 """A POST /orders body -> the stream's records, or every problem with it (nothing partial).
 
-Bounded before it is parsed (size, nesting depth, strict UTF-8); a key twice in one object is
+Bounded before it is parsed (size, by the caller; nesting depth; strict UTF-8); a key twice in one object is
 refused (which value was meant is a guess); each line is a JSON object of the eight header fields
 (strings or numbers, numbers kept as written). A line is written as the
 CSV record the stream job will read, read back with the same reader, and judged by the contract's
@@ -18,7 +18,8 @@ from itertools import accumulate
 from ecom_etl import contract, csv_records, wire
 from ecom_etl.contract import HEADER
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # larger bodies are refused (413) before parse_orders sees them
+TOO_LARGE = f"body: larger than the limit of {MAX_BODY_BYTES:,} bytes"
 MAX_LINES = 500  # one PutRecords call
 MAX_DEPTH = 3  # {"lines": [{...}]}
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -111,9 +112,7 @@ def check_line(index: int, line: object) -> tuple[dict | None, list[str]]:
 
 
 def parse_orders(raw: bytes) -> tuple[list[dict], list[str]]:
-    """The request's PutRecords entries, or every problem found with it."""
-    if len(raw) > MAX_BODY_BYTES:
-        return [], [f"body: larger than the limit of {MAX_BODY_BYTES:,} bytes"]
+    """The request's PutRecords entries, or every problem found with it (a body of at most MAX_BODY_BYTES)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
