@@ -7,10 +7,13 @@ import urllib.parse
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
 
 import pytest
 
 from ecom_etl.lake import Lake
+from ecom_etl.stream import api as api_module
 from ecom_etl.stream import dynamo, emulator
 from ecom_etl.stream.post_body import nesting_depth
 from ecom_etl.stream.runner import run_stream
@@ -216,24 +219,25 @@ def test_unknown_routes_and_missing_items_are_404(api):
     assert request(f"{api}/customers/99999/invoices")[0] == 404
 
 
+# A silver line as the stream job hands it to the DynamoDB sink.
+SILVER_LINE = {
+    "invoice_no": "C536379",
+    "stock_code": "D",
+    "description": "Discount",
+    "quantity": -1,
+    "invoice_ts": datetime(2010, 12, 1, 9, 41),
+    "unit_price": Decimal("27.500"),
+    "customer_id": "14527",
+    "country": "United Kingdom",
+    "line_amount": Decimal("-27.500"),
+    "is_cancellation": True,
+}
+
+
 def test_a_get_finds_the_ids_as_the_contract_writes_them(names, api):
     """Silver and the tables hold customer 17850 for 17850.0, and invoice C536379 for c536379: a GET
     with the id as the order line had it finds them."""
-    from datetime import datetime
-    from decimal import Decimal
-
-    line = {
-        "invoice_no": "C536379",
-        "stock_code": "D",
-        "description": "Discount",
-        "quantity": -1,
-        "invoice_ts": datetime(2010, 12, 1, 9, 41),
-        "unit_price": Decimal("27.500"),
-        "customer_id": "14527",
-        "country": "United Kingdom",
-        "line_amount": Decimal("-27.500"),
-        "is_cancellation": True,
-    }
+    line = SILVER_LINE
     glagolitic = {**line, "invoice_no": "GLAGⱟ1", "is_cancellation": False}  # as Spark stores glagⱟ1
     dynamo.write_lines(names, [line, glagolitic])
     for asked in ("14527", "14527.0", " 14527.00 "):
@@ -242,6 +246,48 @@ def test_a_get_finds_the_ids_as_the_contract_writes_them(names, api):
         assert sorted(i["InvoiceNo"] for i in answer["invoices"]) == ["C536379", "GLAGⱟ1"]
     assert request(f"{api}/invoices/c536379")[1]["InvoiceNo"] == "C536379"
     assert request(f"{api}/invoices/{urllib.parse.quote('glagⱟ1')}")[1].get("InvoiceNo") == "GLAGⱟ1"
+
+
+def pages_of(api: str, path: str, limit: int) -> list[dict]:
+    """Every page of a GET, following next_token to the end."""
+    answers, query = [], {"limit": limit}
+    while True:
+        status, answer = request(f"{api}{path}?{urllib.parse.urlencode(query)}")
+        assert status == 200, answer
+        answers.append(answer)
+        if "next_token" not in answer:
+            return answers
+        query["next_token"] = answer["next_token"]
+
+
+def test_the_gets_answer_in_pages_of_at_most_limit_items_each_item_once(names, api):
+    """A customer or an invoice of many lines once came back whole, past Lambda's 6 MB answer."""
+    lines = [
+        {**SILVER_LINE, "invoice_no": f"5800{n % 5}", "stock_code": f"S{n}", "line_amount": Decimal(f"{n}.125")}
+        for n in range(12)
+    ]
+    dynamo.write_lines(names, lines)
+    invoice = pages_of(api, "/invoices/58001", limit=2)  # 3 lines: 2, then 1
+    assert [len(p["lines"]) for p in invoice] == [2, 1]
+    assert [line["StockCode"] for p in invoice for line in p["lines"]] == ["S1", "S11", "S6"]  # LineKey order
+    assert all("total" not in p for p in invoice)  # no page holds the whole invoice
+    assert pages_of(api, "/invoices/58001", limit=10) == [
+        {"InvoiceNo": "58001", "lines": invoice[0]["lines"] + invoice[1]["lines"], "total": "18.375"}
+    ]
+    customer = pages_of(api, "/customers/14527/invoices", limit=2)
+    assert [i["InvoiceNo"] for p in customer for i in p["invoices"]] == [f"5800{n}" for n in range(5)]
+    assert [len(p["invoices"]) for p in customer] == [2, 2, 1]
+
+
+def test_a_page_ends_before_its_answer_would_pass_lambdas_size_limit(names, api, monkeypatch):
+    """DynamoDB returns up to 1 MB a page, and JSON escapes a byte into as many as seven: a page
+    stops at the item that would take the answer over the budget, and the next page starts there."""
+    monkeypatch.setattr(api_module, "RESPONSE_BYTES", 30_000)
+    lines = [{**SILVER_LINE, "stock_code": f"S{n}", "description": '"' * 2000} for n in range(10)]
+    dynamo.write_lines(names, lines)  # each about 8,300 bytes of the answer: a quote escaped twice is 4
+    invoice = pages_of(api, "/invoices/C536379", limit=10)
+    assert [len(p["lines"]) for p in invoice] == [3, 3, 3, 1]
+    assert sorted(line["StockCode"] for p in invoice for line in p["lines"]) == sorted(f"S{n}" for n in range(10))
 
 
 def dynamodb_item_bytes(item: dict) -> int:
@@ -260,9 +306,6 @@ def dynamodb_item_bytes(item: dict) -> int:
 
 
 def test_the_largest_line_the_item_limit_passes_makes_an_item_dynamodb_holds():
-    from datetime import datetime
-    from decimal import Decimal
-
     from ecom_etl.contract import DYNAMODB_ITEM_BYTES, KEY_LIMITS, sink_problems
     from ecom_etl.stream.dynamo import invoice_item
 

@@ -6,12 +6,14 @@ No AWS: every case is refused before a call to it (the settings point at a port 
 listens, so a case that got through would fail). Each exchange waits at most CLIENT_SECONDS.
 """
 
+import base64
 import http.client
 import io
 import json
 import socket
 import threading
 from typing import NamedTuple
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -37,6 +39,21 @@ GOOD = {
     "Country": "France",
 }
 GOOD_BODY = json.dumps({"lines": [GOOD]}).encode()
+
+
+def forged(key: dict) -> str:
+    """A next_token as a client could make one: URL-safe base64 of a DynamoDB key's JSON."""
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def page(path: str, **query: str) -> str:
+    return f"{path}?{urlencode(query)}"
+
+
+CUSTOMER = "/customers/17850/invoices"
+INVOICE = "/invoices/536365"
+LIMIT = "limit: must be a whole number from 1 to 1000"
+TOKEN = "next_token: not a token of this list"
 
 
 class Case(NamedTuple):
@@ -66,16 +83,35 @@ CASES = {
     "json-with-charset": Case(
         "POST", "/orders", b'{"lines": []}', 400, "non-empty list", {"content-type": "Application/JSON; charset=utf-8"}
     ),
+    "limit-zero": Case("GET", page(CUSTOMER, limit="0"), b"", 400, LIMIT),
+    "limit-a-word": Case("GET", page(INVOICE, limit="ten"), b"", 400, LIMIT),
+    "limit-too-large": Case("GET", page(INVOICE, limit="1001"), b"", 400, LIMIT),
+    "unknown-parameter": Case("GET", page(INVOICE, page="2"), b"", 400, "page: unknown query parameter"),
+    "token-not-base64": Case("GET", page(CUSTOMER, next_token="!!"), b"", 400, TOKEN),
+    "token-cut": Case(
+        "GET", page(CUSTOMER, next_token=forged({"CustomerID": "17850", "InvoiceNo": "536365"})[:-1]), b"", 400, TOKEN
+    ),
+    "token-of-another-customer": Case(
+        "GET", page(CUSTOMER, next_token=forged({"CustomerID": "12346", "InvoiceNo": "536365"})), b"", 400, TOKEN
+    ),
+    "token-of-the-other-table": Case(
+        "GET", page(CUSTOMER, next_token=forged({"InvoiceNo": "536365", "LineKey": "A#0"})), b"", 400, TOKEN
+    ),
+    "token-key-too-long": Case(
+        "GET", page(INVOICE, next_token=forged({"InvoiceNo": "536365", "LineKey": "A" * 1025})), b"", 400, TOKEN
+    ),
 }
 
 
 def lambda_answer(case: Case) -> tuple[int, dict]:
     """The case as API Gateway hands it to the route's Lambda handler."""
-    handler, parameters = route(case.method, case.path)
+    path, _, query = case.path.partition("?")
+    handler, parameters = route(case.method, path)
     event = {
         "httpMethod": case.method,
-        "path": case.path,
+        "path": path,
         "pathParameters": parameters or None,
+        "queryStringParameters": dict(parse_qsl(query)) or None,
         "headers": dict(case.headers),
         "requestContext": {"requestId": "test"},
         "body": case.body.decode("utf-8"),

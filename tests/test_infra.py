@@ -20,7 +20,7 @@ from ecom_etl import artifacts, catalog, delta_log_store, settings, sources, tem
 from ecom_etl.glue_local import GLUE_ONLY
 from ecom_etl.lake import Lake
 from ecom_etl.runtime import SESSION_CONF
-from ecom_etl.stream import dynamo
+from ecom_etl.stream import dynamo, pages
 from ecom_etl.stream.drivers import GlueDriver
 from ecom_etl.stream.server import ROUTES
 
@@ -468,6 +468,18 @@ def test_the_gateway_checks_every_posted_body_against_the_model_whatever_its_con
     assert all(
         props("AWS::ApiGateway::RequestValidator")[m["RequestValidatorId"]["Ref"]]["ValidateRequestBody"] for m in posts
     )
+
+
+def test_the_gets_declare_the_query_parameters_their_handlers_read_as_optional():
+    gets = [m for m in props("AWS::ApiGateway::Method").values() if m["HttpMethod"] == "GET"]
+    for method in gets:
+        query = {
+            name.removeprefix("method.request.querystring."): required
+            for name, required in method["RequestParameters"].items()
+            if name.startswith("method.request.querystring.")
+        }
+        assert query == dict.fromkeys(pages.PARAMETERS, False)
+    assert gets
 
 
 def test_dynamodb_tables_have_the_keys_the_code_writes_and_the_data_is_encrypted():

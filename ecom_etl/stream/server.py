@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from ecom_etl.settings import Settings
 from ecom_etl.stream import api
@@ -148,7 +148,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         body = self._body()
         if body is None:
             return
-        path = self.path.partition("?")[0]
+        path, _, query = self.path.partition("?")
         found = route(method, path)
         if found:
             handler, parameters = found
@@ -156,6 +156,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 "httpMethod": method,
                 "path": path,
                 "pathParameters": parameters or None,
+                "queryStringParameters": dict(parse_qsl(query, keep_blank_values=True)) or None,
                 "headers": dict(self.headers),
                 "requestContext": {"requestId": uuid.uuid4().hex},
                 "body": body,
