@@ -27,8 +27,8 @@ from ecom_etl.stream.post_body import MAX_BODY_BYTES, TOO_LARGE, parse_orders
 from ecom_etl.stream.producer import put_records
 
 log = logging.getLogger("ecom_etl.api")
-# Lambda answers at most 6 MB, and API Gateway's proxy answer holds the body as a JSON string,
-# escaped once more: a page ends before its items, so measured, pass this.
+# Lambda returns at most 6 MB, and its proxy answer holds the body as a JSON string, escaped once
+# more: a page ends before its items, measured that way, would pass this.
 RESPONSE_BYTES = 5 * 1024 * 1024
 _settings: Settings | None = None
 
@@ -83,7 +83,7 @@ def post_orders(event: dict, context: object = None, settings: Settings | None =
     body = _body(event)
     if len(body) > MAX_BODY_BYTES:
         return response(413, {"problems": [TOO_LARGE], "request_id": request_id})
-    if _media_type(event) != "application/json":  # API Gateway checks a body's shape against its model by type
+    if _media_type(event) != "application/json":  # the gateway checks a body against the model of its type
         return response(415, {"problems": ["Content-Type: must be application/json"], "request_id": request_id})
     entries, problems = parse_orders(body)
     if problems:

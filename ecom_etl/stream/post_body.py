@@ -1,10 +1,10 @@
 """A POST /orders body -> the stream's records, or every problem with it (nothing partial).
 
-Bounded before it is parsed (size, by the caller; nesting depth; strict UTF-8); a key twice in one object is
-refused (which value was meant is a guess); each line is a JSON object of the eight header fields
-(strings or numbers, numbers kept as written). A line is written as the
-CSV record the stream job will read, read back with the same reader, and judged by the contract's
-own rules and the sinks' limits: what passes here passes there.
+Bounded before it is parsed (its size by the caller, then nesting depth and strict UTF-8, each in
+linear time); a key twice in one object is refused (which value was meant would be a guess); each
+line is a JSON object of the eight header fields (strings or numbers, numbers kept as written). A
+line is written as the CSV record the stream job will read, read back with the same reader, and
+judged by the contract's own rules and the sinks' limits: what passes here passes there.
 """
 
 from __future__ import annotations
