@@ -110,8 +110,8 @@ def parse_lines(raw: DataFrame) -> DataFrame:
     parsed = trimmed.select(
         *raw_kept,
         *text.values(),
-        F.upper(text["invoice_no"]).alias("invoice_no"),
-        F.upper(text["stock_code"]).alias("stock_code"),
+        F.translate(text["invoice_no"], contract.LOWERCASE, contract.UPPERCASE).alias("invoice_no"),
+        F.translate(text["stock_code"], contract.LOWERCASE, contract.UPPERCASE).alias("stock_code"),
         F.coalesce(text["description"], F.lit(UNKNOWN)).alias("description"),
         F.when(text["quantity"].rlike(contract.INTEGER), text["quantity"].cast("int")).alias("quantity"),
         parse_timestamp(text["invoice_ts"]).alias("invoice_ts"),

@@ -8,6 +8,7 @@ fate on every path. A test feeds the same hostile lines through both and compare
 from __future__ import annotations
 
 import re
+import string
 from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
@@ -25,6 +26,10 @@ HEADER: tuple[str, ...] = (
 )
 UNKNOWN = "unknown"
 WHITESPACE = " \t\n\x0b\f\r"  # what Java's \s means; trimmed from every field
+# Rule 2 upper-cases a-z only: Unicode's case tables differ between engines (Python 3.11 upper-cases
+# U+2C5F, Java 17 keeps it), so any other letter would be stored as one thing and looked up as another.
+LOWERCASE, UPPERCASE = string.ascii_lowercase, string.ascii_uppercase
+_TO_UPPER = str.maketrans(LOWERCASE, UPPERCASE)
 
 # Digit counts are bounded so that a matching text always fits its type: the cast cannot fail.
 INTEGER = r"^[+-]?[0-9]{1,9}$"
@@ -132,9 +137,9 @@ def blank_to_none(text: str | None) -> str | None:
 
 
 def code(text: str | None) -> str | None:
-    """Rule 2 (invoice_no, stock_code): trimmed and upper-cased; None when missing."""
+    """Rule 2 (invoice_no, stock_code): trimmed, a-z upper-cased; None when missing."""
     trimmed = blank_to_none(text)
-    return trimmed.upper() if trimmed else None
+    return trimmed.translate(_TO_UPPER) if trimmed else None
 
 
 def customer_id(text: str | None) -> str:

@@ -21,10 +21,14 @@ from pyspark.sql import SparkSession
 from ecom_etl import spark_packages
 from ecom_etl.settings import Settings, SparkSettings, python_for_spark_workers, runtime_override, spark_home
 
-# Applied on every runtime: timestamps are wall-clock values, never shifted by a machine's zone.
+# Applied on every runtime (the local session's settings, `configure` on Glue's session, the
+# template's --conf): timestamps are wall-clock values, never shifted by a machine's zone, and are
+# written as Parquet's INT64 microseconds, which every reader of the lake (delta-rs, Athena, Redshift
+# Spectrum) reads exactly; Spark's default INT96 makes them refuse or misread dates past 2262.
 SESSION_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
 # Local only: Glue configures Delta itself from `--datalake-formats delta` and `--conf`.
@@ -47,7 +51,7 @@ def on_glue(argv: list[str]) -> bool:
 
 
 def configure(spark: SparkSession) -> SparkSession:
-    """Set the session options the data contract relies on (time zone, date parsing)."""
+    """Set the session options the data contract relies on (time zone, date parsing, timestamp storage)."""
     for key, value in SESSION_CONF.items():
         spark.conf.set(key, value)
     return spark

@@ -71,7 +71,9 @@ def test_the_archive_of_posted_lines_loads_into_the_silver_rows_the_stream_job_w
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # shutdown() waits a poll
     try:
         body = json.dumps({"lines": LINES}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/orders", data=body)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.server_port}/orders", body, {"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request) as answer:
             assert answer.status == 202
     finally:

@@ -19,7 +19,8 @@ from packaging.specifiers import SpecifierSet
 from ecom_etl import artifacts, catalog, delta_log_store, jvm, settings, sources, template
 from ecom_etl.glue_local import GLUE_ONLY
 from ecom_etl.lake import Lake
-from ecom_etl.stream import dynamo
+from ecom_etl.runtime import SESSION_CONF
+from ecom_etl.stream import dynamo, pages
 from ecom_etl.stream.drivers import GlueDriver
 from ecom_etl.stream.server import ROUTES
 
@@ -198,6 +199,13 @@ def test_the_delta_log_table_has_the_log_stores_keys_and_every_lake_job_commits_
         assert spark_conf(jobs[name]).items() >= wanted.items(), name
         assert text(jobs[name]["DefaultArguments"]["--extra-jars"]) == jar
         assert grants(job_role(name))["${DeltaLogTable.Arn}"] == calls, name
+
+
+def test_every_lake_job_starts_spark_with_the_session_settings_every_runtime_applies():
+    """The time zone, the date parser and Parquet's timestamp type hold from the job's first write."""
+    jobs = props("AWS::Glue::Job")
+    for name in LAKE_JOBS:
+        assert spark_conf(jobs[name]).items() >= SESSION_CONF.items(), name
 
 
 def test_the_archive_writes_one_record_per_line_gzipped_where_the_batch_job_reads():
@@ -449,6 +457,28 @@ def test_the_api_has_the_routes_the_local_server_serves_with_the_same_handlers()
         function = method["Integration"]["Uri"]["Fn::Sub"].split("${", 3)[-1].split(".Arn}")[0]
         routes.add((method["HttpMethod"], path(method["ResourceId"]), functions[function]["Handler"]))
     assert routes == {(m, p, f"{h.__module__}.{h.__name__}") for m, p, h in ROUTES}
+
+
+def test_the_gateway_checks_every_posted_body_against_the_model_whatever_its_content_type():
+    """API Gateway validates a body against the model of its Content-Type only: with a model for
+    application/json alone, a body sent as text/plain skipped the check."""
+    posts = [m for m in props("AWS::ApiGateway::Method").values() if m["HttpMethod"] == "POST"]
+    assert posts and all(set(m["RequestModels"]) == {"$default"} for m in posts)
+    assert all(
+        props("AWS::ApiGateway::RequestValidator")[m["RequestValidatorId"]["Ref"]]["ValidateRequestBody"] for m in posts
+    )
+
+
+def test_the_gets_declare_the_query_parameters_their_handlers_read_as_optional():
+    gets = [m for m in props("AWS::ApiGateway::Method").values() if m["HttpMethod"] == "GET"]
+    for method in gets:
+        query = {
+            name.removeprefix("method.request.querystring."): required
+            for name, required in method["RequestParameters"].items()
+            if name.startswith("method.request.querystring.")
+        }
+        assert query == dict.fromkeys(pages.PARAMETERS, False)
+    assert gets
 
 
 def test_dynamodb_tables_have_the_keys_the_code_writes_and_the_data_is_encrypted():

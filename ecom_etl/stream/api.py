@@ -1,13 +1,14 @@
 """Lambda handlers of the order API (API Gateway proxy integration), also served locally.
 
-POST /orders                      {"lines": [order line, ...]}  -> 202, lines on Kinesis
-GET  /customers/{id}/invoices     the customer's invoices        -> 200 / 404
-GET  /invoices/{invoice_no}       the invoice's lines            -> 200 / 404
+POST /orders                      {"lines": [order line, ...]}  -> 202, lines on Kinesis (413, 415, 400)
+GET  /customers/{id}/invoices     the customer's invoices        -> 200 / 404, a page at a time
+GET  /invoices/{invoice_no}       the invoice's lines            -> 200 / 404, a page at a time
 
 A 202 means every line will be visible to GET: a line is accepted only if the data contract
 (contract.clean_line, the rules the stream job applies) keeps it and every sink can hold it;
-otherwise the request is refused whole with 400 and each problem named. Configured by the
-environment Lambda gives it (STREAM_NAME, CUSTOMERS_TABLE, INVOICES_TABLE), read once.
+otherwise the request is refused whole with 400 and each problem named. A GET answers one page of
+the partition (`limit`, `next_token`: pages.py), small enough for Lambda's 6 MB answer. Configured by
+the environment Lambda gives it (STREAM_NAME, CUSTOMERS_TABLE, INVOICES_TABLE), read once.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from decimal import Decimal
 
 from ecom_etl import contract
 from ecom_etl.settings import Settings
-from ecom_etl.stream import dynamo
-from ecom_etl.stream.post_body import MAX_BODY_BYTES, parse_orders
+from ecom_etl.stream import dynamo, pages
+from ecom_etl.stream.post_body import MAX_BODY_BYTES, TOO_LARGE, parse_orders
 from ecom_etl.stream.producer import put_records
 
 log = logging.getLogger("ecom_etl.api")
+# Lambda returns at most 6 MB, and its proxy answer holds the body as a JSON string, escaped once
+# more: a page ends before its items, measured that way, would pass this.
+RESPONSE_BYTES = 5 * 1024 * 1024
 _settings: Settings | None = None
 
 
@@ -66,10 +70,22 @@ def _body(event: dict) -> bytes:
     return body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
 
 
+def _media_type(event: dict) -> str:
+    """The request's Content-Type without its parameters (`; charset=utf-8`), lower-cased."""
+    headers = event.get("headers") or {}
+    value = next((v for k, v in headers.items() if k.lower() == "content-type"), None) or ""
+    return value.partition(";")[0].strip().lower()
+
+
 def post_orders(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
     request_id = _request_id(event, context)
-    entries, problems = parse_orders(_body(event))
+    body = _body(event)
+    if len(body) > MAX_BODY_BYTES:
+        return response(413, {"problems": [TOO_LARGE], "request_id": request_id})
+    if _media_type(event) != "application/json":  # the gateway checks a body against the model of its type
+        return response(415, {"problems": ["Content-Type: must be application/json"], "request_id": request_id})
+    entries, problems = parse_orders(body)
     if problems:
         return response(400, {"problems": problems, "request_id": request_id})
     try:
@@ -95,22 +111,46 @@ def _read(event: dict, context: object, call: Callable[[], dict]) -> dict:
         return response(503, {"message": "could not read the order data, try again", "request_id": request_id})
 
 
+def _fitting(items: list[dict]) -> int:
+    """How many of the leading items fit one answer (one at least; an item is at most 400 KB): each
+    measured as JSON in JSON, every character ASCII-escaped, the most it can take."""
+    size = 0
+    for count, item in enumerate(items):
+        size += len(json.dumps(json.dumps(item, default=_json_default)))
+        if count and size > RESPONSE_BYTES:
+            return count
+    return len(items)
+
+
+def _page(
+    settings: Settings, table: str, keys: tuple[str, str], value: str, page: pages.Page
+) -> tuple[list[dict], dict]:
+    """The page's items, and {"next_token": ...} when the partition goes on (or the answer was full)."""
+    items, last = dynamo.query_page(settings, table, keys, value, page.limit, page.start)
+    kept = items[: _fitting(items)]
+    if len(kept) < len(items):
+        last = {name: kept[-1][name] for name in keys}
+    return kept, ({"next_token": pages.token(last)} if last else {})
+
+
 def get_customer_invoices(event: dict, context: object = None, settings: Settings | None = None) -> dict:
     settings = settings or settings_from_environment()
     asked = _path_param(event, "id")
     if asked is None:
         return response(400, {"problems": ["id: required"]})
     customer = contract.customer_id(asked)  # as the tables hold it: 17850.0 is 17850
+    page, problems = pages.requested(event.get("queryStringParameters"), dynamo.CUSTOMERS_KEYS, customer)
+    if page is None:
+        return response(400, {"problems": problems})
 
     def read() -> dict:
-        items = dynamo.query(settings, settings.customers_table, "CustomerID", customer)
-        if not items:
+        items, more = _page(settings, settings.customers_table, dynamo.CUSTOMERS_KEYS, customer, page)
+        if not items and page.start is None:
             return response(404, {"message": f"no invoices for customer {customer}"})
-        invoices = sorted(
-            ({"InvoiceNo": i["InvoiceNo"], "InvoiceDate": i["InvoiceDate"], "Country": i["Country"]} for i in items),
-            key=lambda i: (i["InvoiceDate"], i["InvoiceNo"]),
-        )
-        return response(200, {"CustomerID": customer, "invoices": invoices})
+        invoices = [
+            {"InvoiceNo": i["InvoiceNo"], "InvoiceDate": i["InvoiceDate"], "Country": i["Country"]} for i in items
+        ]
+        return response(200, {"CustomerID": customer, "invoices": invoices, **more})
 
     return _read(event, context, read)
 
@@ -120,15 +160,20 @@ def get_invoice(event: dict, context: object = None, settings: Settings | None =
     invoice = contract.code(_path_param(event, "invoice_no"))
     if invoice is None:
         return response(400, {"problems": ["invoice_no: required"]})
+    page, problems = pages.requested(event.get("queryStringParameters"), dynamo.INVOICES_KEYS, invoice)
+    if page is None:
+        return response(400, {"problems": problems})
 
     def read() -> dict:
-        items = dynamo.query(settings, settings.invoices_table, "InvoiceNo", invoice)
-        if not items:
+        items, more = _page(settings, settings.invoices_table, dynamo.INVOICES_KEYS, invoice, page)
+        if not items and page.start is None:
             return response(404, {"message": f"invoice {invoice} not found"})
-        total = sum((i["LineAmount"] for i in items), Decimal("0"))
-        return response(200, {"InvoiceNo": invoice, "lines": items, "total": str(total)})
+        answer = {"InvoiceNo": invoice, "lines": items, **more}
+        if page.start is None and not more:  # the whole invoice: its total
+            answer["total"] = str(sum((i["LineAmount"] for i in items), Decimal("0")))
+        return response(200, answer)
 
     return _read(event, context, read)
 
 
-__all__ = ["MAX_BODY_BYTES", "get_customer_invoices", "get_invoice", "post_orders", "response"]
+__all__ = ["MAX_BODY_BYTES", "TOO_LARGE", "get_customer_invoices", "get_invoice", "post_orders", "response"]

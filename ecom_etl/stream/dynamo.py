@@ -133,16 +133,23 @@ def write_lines(settings: Settings, lines: list[dict]) -> tuple[int, int]:
     return put_invoices(settings, lines), put_customers(settings, lines)
 
 
-def query(settings: Settings, table: str, key: str, value: str) -> list[dict]:
-    """Every item under one partition key, as plain values (numbers as Decimal)."""
-    client = settings.client("dynamodb")
+def query_page(
+    settings: Settings, table: str, keys: tuple[str, str], value: str, limit: int, start: dict[str, str] | None = None
+) -> tuple[list[dict], dict[str, str] | None]:
+    """One page of the items under a partition key, in sort-key order, as plain values (numbers as
+    Decimal): at most `limit` items and DynamoDB's 1 MB, after the key `start`. Also the key the next
+    page starts after (DynamoDB's LastEvaluatedKey), None when the partition has no more."""
+    request = {
+        "TableName": table,
+        "KeyConditionExpression": "#k = :v",
+        "ExpressionAttributeNames": {"#k": keys[0]},
+        "ExpressionAttributeValues": {":v": {"S": value}},
+        "Limit": limit,
+    }
+    if start:
+        request["ExclusiveStartKey"] = {name: {"S": start[name]} for name in keys}
+    page = settings.client("dynamodb").query(**request)
     deserialize = TypeDeserializer().deserialize
-    items = []
-    for page in client.get_paginator("query").paginate(
-        TableName=table,
-        KeyConditionExpression="#k = :v",
-        ExpressionAttributeNames={"#k": key},
-        ExpressionAttributeValues={":v": {"S": value}},
-    ):
-        items += [{k: deserialize(v) for k, v in item.items()} for item in page["Items"]]
-    return items
+    items = [{k: deserialize(v) for k, v in item.items()} for item in page["Items"]]
+    last = page.get("LastEvaluatedKey")
+    return items, ({name: last[name]["S"] for name in keys} if last else None)
