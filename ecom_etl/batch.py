@@ -69,8 +69,8 @@ def run_batch(
     Only files not loaded before are read; rerunning the same input writes nothing."""
     try:
         return _run(spark, settings, input_path, Lake.at(warehouse), database, progress, full_refresh, register)
-    except Exception as exc:  # a bad file found while Spark reads it
-        known = explain(exc)
+    except Exception as exc:  # a bad file found while Spark reads it, a lake it cannot write
+        known = explain(exc, reading=input_path, writing=Lake.at(warehouse).root)
         if known is None:
             raise
         raise known from None
@@ -102,6 +102,7 @@ def _run(
         summary.files_new, summary.files_skipped = len(new), len(files) - len(new)
         progress(f"      {len(new):,} new file(s), {len(files) - len(new):,} loaded before")
     inputs = sources.inspect(storage, new)
+    storage.check_writable(lake.root)
     with_lines = [f for f in inputs if f.has_lines]
     if with_lines:
         with shuffle_sized_for(spark, [f.info for f in with_lines]):

@@ -9,30 +9,46 @@ class EtlInputError(Exception):
     """Bad input or configuration; the CLI prints the message on one line and exits non-zero."""
 
 
-# An EtlInputError raised in a Spark worker (a file's header, read by csv_records) reaches the
-# driver inside Spark's error text.
-_FROM_WORKER = re.compile(r"EtlInputError: (.+)")
-_FILE = re.compile(r"(?:CSV file:|reading file) (\S+?)\.?(?:\s|$)")
-_KNOWN = (
-    (re.compile(r"Path does not exist: (\S+?)\.?(?:\s|$)"), "input path does not exist"),
-    (re.compile(r"(?:AccessDenied|Permission denied|403 Forbidden)"), "access denied reading the input"),
-    (re.compile(r"(?:NoSuchBucket|The specified bucket does not exist)"), "no such bucket"),
-)
+# An EtlInputError raised in a Spark task (a file the JVM's reader or a Python worker cannot read)
+# reaches the driver inside Spark's error text.
+_FROM_TASK = re.compile(r"EtlInputError: (.+)")
+_URI = re.compile(r"\b(?:s3a?|file):/+[^\s'\"`]+")
+_NOT_FOUND = re.compile(r"Path does not exist: (\S+?)\.?(?:\s|$)")
+_NO_BUCKET = re.compile(r"NoSuchBucket|The specified bucket does not exist")
+_DENIED = re.compile(r"AccessDenied|Permission denied|403 Forbidden")
 
 
-def explain(exc: BaseException) -> EtlInputError | None:
-    """An EtlInputError for a Spark failure caused by bad input, None for anything else."""
+def explain(exc: BaseException, reading: str = "", writing: str = "") -> EtlInputError | None:
+    """An EtlInputError for a Spark failure caused by the input or the lake, None for anything else.
+    `reading` and `writing` (the input path and the lake's root) tell a failed read from a failed
+    write when the error names the file."""
     text = str(exc)
-    worker = _FROM_WORKER.search(text)
-    if worker:
-        return EtlInputError(worker.group(1).strip())
-    for pattern, message in _KNOWN:
-        found = pattern.search(text)
-        if found:
-            where = found.group(1) if found.groups() and found.group(1) else ""
-            file = _FILE.search(text)
-            return EtlInputError(f"{message} {where or (file.group(1) if file else '')}".strip())
+    task = _FROM_TASK.search(text)
+    if task:
+        return EtlInputError(task.group(1).strip())
+    missing = _NOT_FOUND.search(text)
+    if missing:
+        return EtlInputError(f"input path does not exist {missing.group(1)}")
+    uri = next((u.rstrip(".,;:)") for u in _URI.findall(text)), "")
+    if _NO_BUCKET.search(text):
+        return EtlInputError(f"no such bucket {uri}".strip())
+    if _DENIED.search(text):
+        if writing and _under(uri, writing):
+            return EtlInputError(f"access denied writing the lake: {uri}")
+        if reading and _under(uri, reading):
+            return EtlInputError(f"access denied reading the input: {uri}")
+        return EtlInputError(f"access denied: {uri or first_line(text)}")
     return None
+
+
+def _under(uri: str, root: str) -> bool:
+    """Whether `uri` is `root` or in it, whatever the S3 scheme (s3 or s3a) and file: form."""
+
+    def plain(u: str) -> str:
+        return re.sub(r"^(s3a?://|file:/+)", lambda m: "s3://" if m.group(1).startswith("s3") else "/", u).rstrip("/")
+
+    base = plain(re.split(r"[*?\[]", root)[0])
+    return bool(uri) and plain(uri).startswith(base)
 
 
 def first_line(message: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
+from ecom_etl.errors import EtlInputError
 from ecom_etl.settings import Settings
 
 
@@ -111,7 +112,10 @@ class Storage:
                 files.append(match)
         infos = []
         for file in sorted(set(files)):
-            stat = os.stat(file)
+            try:
+                stat = os.stat(file)
+            except OSError as exc:  # a broken link, a loop of links
+                raise EtlInputError(f"cannot read input file {file}: {exc.strerror}") from None
             infos.append(FileInfo(os.path.abspath(file), stat.st_size, str(stat.st_mtime_ns)))
         return infos
 
@@ -143,6 +147,24 @@ class Storage:
         if base and not name.startswith(base + "/"):
             return False
         return not _hidden(name[len(base) :])
+
+    def check_writable(self, uri: str) -> None:
+        """A local directory that a run can write (made if missing), checked by writing and removing
+        a file in it: a file in its place, a read-only disk or a missing permission is named in one
+        line before Spark writes anything. On S3, the first write tells."""
+        path = local_path(uri)
+        if path is None:
+            return
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise EtlInputError(f"the warehouse {uri} is a file, not a directory")
+        try:
+            os.makedirs(path, exist_ok=True)
+            probe = os.path.join(path, f".ecom-etl-probe-{os.getpid()}")
+            with open(probe, "w"):
+                pass
+            os.remove(probe)
+        except OSError as exc:
+            raise EtlInputError(f"the warehouse {uri} cannot be written: {exc.strerror}") from None
 
     def exists(self, uri: str) -> bool:
         if is_s3(uri):

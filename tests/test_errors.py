@@ -23,5 +23,17 @@ def test_a_missing_path_or_bucket_is_named():
     assert str(explain(Exception(s3))).startswith("no such bucket")
 
 
+def test_access_denied_names_the_read_or_the_write_that_failed():
+    denied = "org.apache.hadoop.fs.s3a.AWSS3IOException: {what} on s3a://{where}: AccessDenied (403 Forbidden)"
+    lake, raw = "s3://lake/wh", "s3://raw/orders/"
+    writing = Exception(denied.format(what="PUT 0", where="lake/wh/silver/order_lines/part-0.parquet"))
+    assert (
+        str(explain(writing, raw, lake))
+        == "access denied writing the lake: s3a://lake/wh/silver/order_lines/part-0.parquet"
+    )
+    reading = Exception(denied.format(what="GET", where="raw/orders/2011-01-04.csv"))
+    assert str(explain(reading, raw, lake)) == "access denied reading the input: s3a://raw/orders/2011-01-04.csv"
+
+
 def test_unknown_failures_are_not_disguised_as_input_errors():
     assert explain(Exception("java.lang.OutOfMemoryError: Java heap space")) is None

@@ -11,7 +11,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from ecom_etl import cli, load
+from ecom_etl import cli, delta, load
 from ecom_etl.batch import run_batch
 from ecom_etl.generate import write_csv_by_day
 from ecom_etl.lake import Lake
@@ -261,6 +261,60 @@ def test_a_file_with_the_wrong_header_fails_the_run_and_writes_nothing(
     assert code == 2
     assert_one_line_error(err, *words)
     assert not (tmp_path / "wh" / "silver").exists()
+
+
+def truncated_gzip(folder: Path, size: int) -> str:
+    """A gzip file cut short: the first `size` bytes of the compressed lines of 30,000 invoices."""
+    lines = (GOOD.replace("536365", str(536365 + i)).replace(",6,", f",{i % 97},") for i in range(30_000))
+    whole = gzip.compress(("\n".join([HEADER, *lines]) + "\n").encode())
+    assert len(whole) > size + 10_000
+    (folder / "cut.csv.gz").write_bytes(whole[:size])
+    return str(folder)
+
+
+def a_file(path: Path) -> str:
+    path.write_text("x")
+    return str(path)
+
+
+def symlink_loop(folder: Path) -> str:
+    (folder / "a.csv").symlink_to(folder / "b.csv")
+    (folder / "b.csv").symlink_to(folder / "a.csv")
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    "make_input, words",
+    [
+        (lambda d: truncated_gzip(d, 15), ["cut.csv.gz", "not complete gzip data"]),
+        (lambda d: truncated_gzip(d, 70_000), ["cut.csv.gz", "not complete gzip data"]),
+        (symlink_loop, ["cannot read", "a.csv", "symbolic links"]),
+    ],
+    ids=["gzip-cut-in-its-header", "gzip-cut-after-64-KB", "symlink-loop"],
+)
+def test_input_that_cannot_be_read_is_named_in_one_line(capsys, spark, tmp_path, make_input, words):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    code, _, err = run_cli(capsys, "batch", "--input", make_input(folder), "--warehouse", str(tmp_path / "wh"))
+    assert code == 2
+    assert_one_line_error(err, *words)
+    assert not delta.exists(spark, str(tmp_path / "wh" / "silver" / "order_lines"))  # nothing committed
+
+
+@pytest.mark.parametrize(
+    "make_warehouse, words",
+    [
+        (lambda d: a_file(d / "wh"), ["warehouse", "wh", "is a file"]),
+        (lambda d: a_file(d / "file") + "/wh", ["warehouse", "Not a directory"]),
+    ],
+    ids=["warehouse-is-a-file", "warehouse-under-a-file"],
+)
+def test_a_warehouse_that_cannot_be_written_is_named_before_spark_reads(capsys, spark, tmp_path, make_warehouse, words):
+    day = tmp_path / "day.csv"
+    day.write_text(f"{HEADER}\n{GOOD}\n")
+    code, _, err = run_cli(capsys, "batch", "--input", str(day), "--warehouse", make_warehouse(tmp_path))
+    assert code == 2
+    assert_one_line_error(err, *words)
 
 
 def test_broken_rows_inside_a_good_file_are_quarantined_not_fatal(capsys, spark, tmp_path):
