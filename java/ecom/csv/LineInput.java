@@ -70,6 +70,23 @@ final class LineInput {
     }
   }
 
+  /** Skips empty lines: a run of line breaks holds no record, whatever breaks they are. */
+  void skipLineBreaks() throws IOException {
+    while (true) {
+      while (next < limit) {
+        byte c = buffer[next];
+        if (c != '\n' && c != '\r') {
+          return;
+        }
+        next++;
+        position++;
+      }
+      if (!fill()) {
+        return;
+      }
+    }
+  }
+
   /** Skips past the next line break (or to the end). */
   void skipLine() throws IOException {
     readLine(new Bytes(256));

@@ -95,6 +95,7 @@ final class PieceReader implements AutoCloseable {
   boolean next() throws IOException {
     try {
       while (true) {
+        input.skipLineBreaks();
         long start = input.position();
         if (start >= piece.end) {
           return false;
