@@ -149,31 +149,44 @@ def insert_new(
 ) -> Inserted:
     """Append the rows whose `keys` are not in the table yet (creating it if needed): reruns add
     nothing. `rows` must be unique on `keys`; `partitions` (the values of `partition_by` the rows
-    hold) narrow the MERGE to those partitions."""
+    hold) narrow the MERGE to those partitions. Returns what the commit says it did."""
+    return retried(lambda: _inserted(spark, path, *_write_new(spark, rows, path, keys, partition_by, partitions)))
 
-    def attempt() -> Inserted:
-        tag = {"write": uuid.uuid4().hex}  # finds this commit among other writers' in the history
-        if not exists(spark, path):
-            writer = rows.write.format("delta").mode("append").option("userMetadata", json.dumps(tag))
-            writer.partitionBy(*partition_by).save(path)
-            return _inserted(spark, path, tag, "numOutputRows")
-        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in (*partition_by, *keys))
-        if partition_by:
-            wanted = (
-                partitions
-                if partitions is not None
-                else [r.asDict() for r in rows.select(*partition_by).distinct().collect()]
-            )
-            match = f"{partition_predicate(wanted)} AND {match}"
-        merge = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), match).whenNotMatchedInsertAll()
-        spark.conf.set(USER_METADATA, json.dumps(tag))
-        try:
-            merge.execute()
-        finally:
-            spark.conf.unset(USER_METADATA)
-        return _inserted(spark, path, tag, "numTargetRowsInserted")
 
-    return retried(attempt)
+def record_new(spark: SparkSession, rows: DataFrame, path: str, keys: Sequence[str]) -> None:
+    """insert_new for a log nobody counts (the files a run loaded): no look at the commit after it."""
+    retried(lambda: _write_new(spark, rows, path, keys, (), None))
+
+
+def _write_new(
+    spark: SparkSession,
+    rows: DataFrame,
+    path: str,
+    keys: Sequence[str],
+    partition_by: Sequence[str],
+    partitions: Sequence[dict] | None,
+) -> tuple[dict, str]:
+    """One attempt of insert_new: (the tag its commit carries, the commit metric of rows added)."""
+    tag = {"write": uuid.uuid4().hex}  # finds this commit among other writers' in the history
+    if not exists(spark, path):
+        writer = rows.write.format("delta").mode("append").option("userMetadata", json.dumps(tag))
+        writer.partitionBy(*partition_by).save(path)
+        return tag, "numOutputRows"
+    match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in (*partition_by, *keys))
+    if partition_by:
+        wanted = (
+            partitions
+            if partitions is not None
+            else [r.asDict() for r in rows.select(*partition_by).distinct().collect()]
+        )
+        match = f"{partition_predicate(wanted)} AND {match}"
+    merge = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), match).whenNotMatchedInsertAll()
+    spark.conf.set(USER_METADATA, json.dumps(tag))
+    try:
+        merge.execute()
+    finally:
+        spark.conf.unset(USER_METADATA)
+    return tag, "numTargetRowsInserted"
 
 
 def _inserted(spark: SparkSession, path: str, tag: dict, metric: str) -> Inserted:

@@ -31,4 +31,4 @@ def pending(spark: SparkSession, lake: Lake, files: list[FileInfo], full_refresh
 
 def remember(spark: SparkSession, lake: Lake, files: list[FileInfo], loaded_at: datetime) -> None:
     rows = spark.createDataFrame([(f.uri, f.size, f.version, loaded_at) for f in files], INGESTED_DDL)
-    delta.insert_new(spark, rows, lake.ingested_files, KEYS)
+    delta.record_new(spark, rows, lake.ingested_files, KEYS)
