@@ -17,12 +17,21 @@ REAL_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shar
 
 
 @pytest.fixture(scope="session")
-def emulator_state(tmp_path_factory):
-    """The emulator, in its own process for the session: its state directory."""
+def emulator_url() -> str:
+    """Where the emulator answers once a test asks for AWS: a free port chosen now, so that the
+    Spark session is built against it (S3A, the Delta log store) without waiting for it to start."""
+    from ecom_etl.stream import emulator
+
+    return f"http://127.0.0.1:{emulator.free_port()}"
+
+
+@pytest.fixture(scope="session")
+def emulator_state(emulator_url, tmp_path_factory):
+    """The emulator, in its own process, from the first test that needs AWS to the end of the run."""
     from ecom_etl.stream import emulator
 
     state = str(tmp_path_factory.mktemp("emulator"))
-    emulator.start(emulator.free_port(), state_dir=state)
+    emulator.start(int(emulator_url.rsplit(":", 1)[1]), state_dir=state)
     yield state
     emulator.stop(state)
 
@@ -35,12 +44,11 @@ def emulator_pid(emulator_state) -> int:
 
 
 @pytest.fixture(scope="session")
-def aws(emulator_state):
+def aws(emulator_state, emulator_url):
     """Settings pointing at the emulator (an empty AWS: tests make the resources they use)."""
     from ecom_etl.settings import Settings
-    from ecom_etl.stream import emulator
 
-    return Settings().at(emulator.running_url(emulator_state))
+    return Settings().at(emulator_url)
 
 
 @pytest.fixture(scope="session")
@@ -53,23 +61,35 @@ def platform(aws):
     return aws
 
 
-# A test is slow (left out by `make test-fast`) when it runs a job, a stream or a deploy: modules and tests that do are
-# marked where they are written; a test that needs one of these fixtures is marked here.
-SLOW_FIXTURES = {"loaded", "generated", "platform", "by_batch", "real_data_dir"}
+# Fixtures that run a job, a stream or a deploy: a test that asks for one must be marked slow where
+# it is written (`pytest.mark.slow` on the test or its module), which `make test-fast` leaves out.
+SLOW_FIXTURES = {"loaded", "generated", "platform", "real_data_dir", "by_batch"}
 
 
 def pytest_collection_modifyitems(items):
-    for item in items:
-        if SLOW_FIXTURES & set(item.fixturenames):
-            item.add_marker(pytest.mark.slow)
+    unmarked = [i.nodeid for i in items if SLOW_FIXTURES & set(i.fixturenames) and i.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError(f"not marked slow but uses one of {sorted(SLOW_FIXTURES)}: {', '.join(unmarked)}")
+
+
+# Delta's own test session (delta/testing/utils.py) keeps few snapshot partitions and a small log cache.
+TEST_SESSION_CONF = {"spark.databricks.delta.delta.log.cacheSize": "3", "delta.log.cacheSize": "3"}
 
 
 @pytest.fixture(scope="session")
-def spark(aws):
+def spark(emulator_url):
+    """The session every test shares: local[2], two shuffle partitions, no UI, S3 on the emulator's
+    address (the emulator itself starts only for tests that ask for `aws`)."""
     from ecom_etl.runtime import local_session
-    from ecom_etl.settings import SparkSettings
+    from ecom_etl.settings import Settings, SparkSettings
 
-    session = local_session(aws, "ecom-etl-tests", SparkSettings(master="local[2]", shuffle_partitions=2, ui=False))
+    session = local_session(
+        Settings().at(emulator_url),
+        "ecom-etl-tests",
+        SparkSettings(master="local[2]", shuffle_partitions=2, ui=False),
+    )
+    for key, value in TEST_SESSION_CONF.items():
+        session.conf.set(key, value)
     yield session
     session.stop()
 

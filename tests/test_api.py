@@ -70,6 +70,7 @@ def queued(names) -> list:
 
 @pytest.mark.slow
 def test_post_then_get_returns_the_line_once_the_stream_processed_it(spark, names, api, tmp_path):
+    """The only path from a POST to a GET: API, Kinesis, the stream job and DynamoDB, end to end."""
     line = {
         **GOOD,
         "InvoiceNo": "C580001",
@@ -107,6 +108,7 @@ def test_post_then_get_returns_the_line_once_the_stream_processed_it(spark, name
     ]
 
 
+@pytest.mark.one_stack
 @pytest.mark.parametrize(
     "body, problem",
     [
@@ -126,6 +128,7 @@ def test_bad_post_bodies_are_refused_whole(names, api, body, problem):
     assert queued(names) == []
 
 
+@pytest.mark.one_stack
 @pytest.mark.parametrize(
     "text, depth",
     [
@@ -140,6 +143,7 @@ def test_the_nesting_scan_skips_strings_as_json_reads_them(text, depth):
     assert nesting_depth(text) == depth
 
 
+@pytest.mark.one_stack
 def test_every_problem_of_every_line_is_listed_and_nothing_is_queued(names, api):
     good = {**GOOD, "Quantity": 1, "UnitPrice": "1.5"}
     lines = [
@@ -168,6 +172,7 @@ def post_raw(api: str, lines: list) -> tuple[int, dict]:
     return request(f"{api}/orders", json.dumps({"lines": lines}).encode())
 
 
+@pytest.mark.one_stack
 @pytest.mark.parametrize(
     "field, value, problem",
     [
@@ -182,6 +187,7 @@ def test_a_line_a_sink_cannot_hold_is_refused_with_its_field_named(names, api, f
     assert queued(names) == []
 
 
+@pytest.mark.one_stack
 def test_a_backend_failure_is_503_without_internal_names(aws, api, names):
     missing = names.named(stream="no-such-stream")
     server = make_server(missing, port=0)
@@ -194,6 +200,7 @@ def test_a_backend_failure_is_503_without_internal_names(aws, api, names):
     assert "no-such-stream" not in json.dumps(answer) and "123456789012" not in json.dumps(answer)
 
 
+@pytest.mark.one_stack
 def test_fifty_concurrent_clients_are_all_answered(api):
     def get(_: int) -> int:
         return request(f"{api}/invoices/nothing-{_}")[0]
@@ -202,6 +209,7 @@ def test_fifty_concurrent_clients_are_all_answered(api):
         assert list(pool.map(get, range(200))) == [404] * 200
 
 
+@pytest.mark.one_stack
 def test_the_api_builds_its_aws_clients_once_not_per_request(api, monkeypatch):
     """Building a boto3 client costs about 0.1 s of CPU: Lambda's guidance is one per execution environment."""
     import boto3
@@ -214,6 +222,7 @@ def test_the_api_builds_its_aws_clients_once_not_per_request(api, monkeypatch):
     assert len(built) <= 2, built  # DynamoDB's and Kinesis's, if no test before built them
 
 
+@pytest.mark.one_stack
 def test_unknown_routes_and_missing_items_are_404(api):
     assert request(f"{api}/nothing")[0] == 404
     assert request(f"{api}/customers/99999/invoices")[0] == 404
@@ -234,6 +243,7 @@ SILVER_LINE = {
 }
 
 
+@pytest.mark.one_stack
 def test_a_get_finds_the_ids_as_the_contract_writes_them(names, api):
     """Silver and the tables hold customer 17850 for 17850.0, and invoice C536379 for c536379: a GET
     with the id as the order line had it finds them."""
@@ -260,6 +270,7 @@ def pages_of(api: str, path: str, limit: int) -> list[dict]:
         query["next_token"] = answer["next_token"]
 
 
+@pytest.mark.one_stack
 def test_the_gets_answer_in_pages_of_at_most_limit_items_each_item_once(names, api):
     """A customer or an invoice of many lines once came back whole, past Lambda's 6 MB answer."""
     lines = [
@@ -279,6 +290,7 @@ def test_the_gets_answer_in_pages_of_at_most_limit_items_each_item_once(names, a
     assert [len(p["invoices"]) for p in customer] == [2, 2, 1]
 
 
+@pytest.mark.one_stack
 def test_a_page_ends_before_its_answer_would_pass_lambdas_size_limit(names, api, monkeypatch):
     """DynamoDB returns up to 1 MB a page, and JSON escapes a byte into as many as seven: a page
     stops at the item that would take the answer over the budget, and the next page starts there."""
@@ -305,6 +317,7 @@ def dynamodb_item_bytes(item: dict) -> int:
     return size
 
 
+@pytest.mark.one_stack
 def test_the_largest_line_the_item_limit_passes_makes_an_item_dynamodb_holds():
     from ecom_etl.contract import DYNAMODB_ITEM_BYTES, KEY_LIMITS, sink_problems
     from ecom_etl.stream.dynamo import invoice_item

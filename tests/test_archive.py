@@ -64,6 +64,7 @@ def archive_as_firehose_writes_it(settings, bucket: str) -> str:
 
 
 def test_the_archive_of_posted_lines_loads_into_the_silver_rows_the_stream_job_wrote(spark, aws, tmp_path):
+    """Firehose's archive of posted lines, read by the batch job, gives the silver rows the stream job wrote."""
     suffix = uuid.uuid4().hex[:8]
     stream = aws.named(stream=f"orders-{suffix}", customers_table=f"c-{suffix}", invoices_table=f"i-{suffix}")
     emulator.create_resources(stream, shards=1)

@@ -22,6 +22,7 @@ def lines(group: int) -> bytes:
 
 
 def test_a_csv_file_over_2_gib_loads_in_pieces_and_reconciles(spark, aws, tmp_path):
+    """Only a file past 2 GiB (Spark's limit for one binary row) shows the JVM reader splits any file."""
     path = tmp_path / "export.csv"
     with open(path, "wb") as out:
         out.write(HEADER)

@@ -9,6 +9,8 @@ import pytest
 from ecom_etl import csv_records, wire
 from ecom_etl.csv_records import HeaderError, file_lines, file_records, one_record
 
+pytestmark = pytest.mark.one_stack  # no Spark, no Delta, no Glue stack: runs on the Glue 5.1 leg only
+
 HEADER = b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 GOOD = b"536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom"
 GOOD_FIELDS = ("536365", "85123A", "WHITE HEART", "6", "2010-12-01 08:26:00", "2.55", "17850.0", "United Kingdom")

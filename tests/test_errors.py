@@ -1,8 +1,11 @@
 """Spark failures caused by bad input become one readable line."""
 
+import pytest
+
 from ecom_etl.errors import explain
 
 
+@pytest.mark.one_stack
 def test_an_input_error_raised_in_a_spark_worker_comes_back_as_its_own_line():
     spark_text = (
         "An exception was thrown from the Python worker. Please see the stack trace below.\n"
@@ -16,6 +19,7 @@ def test_an_input_error_raised_in_a_spark_worker_comes_back_as_its_own_line():
     )
 
 
+@pytest.mark.one_stack
 def test_a_missing_path_or_bucket_is_named():
     spark41 = "[PATH_NOT_FOUND] Path does not exist: s3a://raw/2011-01-04.csv. SQLSTATE: 42K03"
     assert str(explain(Exception(spark41))) == "input path does not exist s3a://raw/2011-01-04.csv"
@@ -23,6 +27,7 @@ def test_a_missing_path_or_bucket_is_named():
     assert str(explain(Exception(s3))).startswith("no such bucket")
 
 
+@pytest.mark.one_stack
 def test_access_denied_names_the_read_or_the_write_that_failed():
     denied = "org.apache.hadoop.fs.s3a.AWSS3IOException: {what} on s3a://{where}: AccessDenied (403 Forbidden)"
     lake, raw = "s3://lake/wh", "s3://raw/orders/"
@@ -35,5 +40,6 @@ def test_access_denied_names_the_read_or_the_write_that_failed():
     assert str(explain(reading, raw, lake)) == "access denied reading the input: s3a://raw/orders/2011-01-04.csv"
 
 
+@pytest.mark.one_stack
 def test_unknown_failures_are_not_disguised_as_input_errors():
     assert explain(Exception("java.lang.OutOfMemoryError: Java heap space")) is None

@@ -67,6 +67,8 @@ def kill_batch_when(inbox: str, lake: Lake, ready) -> str:
 
 @pytest.mark.parametrize("stage", ["parse, clean and write silver", "write quarantine"])
 def test_a_batch_killed_in_a_stage_heals_on_the_next_run(spark, aws, inbox, clean, tmp_path, stage):
+    """A kill -9 of the job's whole process tree (its JVM too) in each stage: nothing is recorded as loaded, the
+    rerun heals."""
     lake = Lake.at(str(tmp_path / "wh"))
     kill_batch_when(inbox, lake, lambda line: f"] {stage} ..." in line)
     healed = run_batch(spark, aws, inbox, lake.root, progress=quiet, register=False)
@@ -125,6 +127,7 @@ def assert_same_serving_tables(settings, other) -> None:
 
 
 def test_a_sink_failing_mid_write_is_written_again_and_nothing_twice(spark, aws, inbox, stream, tmp_path, monkeypatch):
+    """A DynamoDB write that fails half done: the replayed batch completes it and writes nothing twice."""
     from ecom_etl.stream.process import DynamoSink
 
     produce(stream, file_records(Storage(stream), inbox))

@@ -20,6 +20,8 @@ import pytest
 from ecom_etl.settings import Settings
 from ecom_etl.stream.server import make_server, route
 
+pytestmark = pytest.mark.one_stack  # no Spark, no Delta, no Glue stack: runs on the Glue 5.1 leg only
+
 OFFLINE = Settings().at("http://127.0.0.1:9")
 CLIENT_SECONDS = 30  # far beyond any answer here; only a request that stalls the API reaches it
 READ_SECONDS = 2  # the test server's read timeout: a body not in by then is refused

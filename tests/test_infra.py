@@ -100,6 +100,7 @@ def spark_conf(job: dict) -> dict[str, str]:
     return dict(part.split("=", 1) for part in parts)
 
 
+@pytest.mark.one_stack
 @pytest.mark.parametrize("logical_id", sorted(props("AWS::Glue::Job")))
 def test_every_glue_job_runs_a_script_of_jobs_with_the_arguments_it_declares(logical_id):
     job = props("AWS::Glue::Job")[logical_id]
@@ -117,6 +118,7 @@ def test_every_glue_job_runs_a_script_of_jobs_with_the_arguments_it_declares(log
     assert text(job["DefaultArguments"]["--additional-python-modules"]) == "s3://${ArtifactsBucket}/${PackageKey}"
 
 
+@pytest.mark.one_stack
 def test_the_code_is_read_from_the_content_addressed_build_the_deploy_uploads():
     params = TPL["Parameters"]
     assert set(artifacts.Uploaded("bucket", "builds/x", "key").parameters()) <= set(params)
@@ -143,6 +145,7 @@ def test_the_code_is_read_from_the_content_addressed_build_the_deploy_uploads():
         assert text(function["Code"]) == {"S3Bucket": "${ArtifactsBucket}", "S3Key": "${PackageKey}"}
 
 
+@pytest.mark.one_stack
 @pytest.mark.parametrize(
     ("bucket", "parameter", "local_name"),
     [("RawBucket", "RawBucketName", "ecom-raw"), ("LakeBucket", "LakeBucketName", "ecom-lake")],
@@ -156,6 +159,7 @@ def test_the_raw_and_lake_buckets_take_a_given_name_or_none(bucket, parameter, l
     assert TPL["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
 
 
+@pytest.mark.one_stack
 def test_every_key_that_encrypts_retained_data_is_retained_too():
     """Deleting the stack keeps the raw and lake data; scheduling its key's deletion would make it unreadable."""
     keys = set(template.resources(TPL, "AWS::KMS::Key"))
@@ -175,6 +179,7 @@ def test_every_key_that_encrypts_retained_data_is_retained_too():
         assert RESOURCES[key].get("DeletionPolicy") == RESOURCES[key].get("UpdateReplacePolicy") == "Retain", key
 
 
+@pytest.mark.one_stack
 def test_the_delta_log_table_has_the_log_stores_keys_and_every_lake_job_commits_through_it():
     table = RESOURCES["DeltaLogTable"]["Properties"]
     assert tuple(k["AttributeName"] for k in table["KeySchema"]) == delta_log_store.KEYS
@@ -201,6 +206,7 @@ def test_the_delta_log_table_has_the_log_stores_keys_and_every_lake_job_commits_
         assert grants(job_role(name))["${DeltaLogTable.Arn}"] == calls, name
 
 
+@pytest.mark.one_stack
 def test_every_lake_job_starts_spark_with_the_session_settings_every_runtime_applies():
     """The time zone, the date parser and Parquet's timestamp type hold from the job's first write."""
     jobs = props("AWS::Glue::Job")
@@ -208,6 +214,7 @@ def test_every_lake_job_starts_spark_with_the_session_settings_every_runtime_app
         assert spark_conf(jobs[name]).items() >= SESSION_CONF.items(), name
 
 
+@pytest.mark.one_stack
 def test_the_archive_writes_one_record_per_line_gzipped_where_the_batch_job_reads():
     (archive,) = props("AWS::KinesisFirehose::DeliveryStream").values()
     s3 = archive["ExtendedS3DestinationConfiguration"]
@@ -222,7 +229,9 @@ def test_the_archive_writes_one_record_per_line_gzipped_where_the_batch_job_read
     assert sources.is_archive(f"s3://raw/{key}")
 
 
+@pytest.mark.slow
 def test_there_is_no_crawler_and_the_jobs_roles_can_register_the_tables(spark, loaded, aws, monkeypatch):
+    """The catalog calls a real batch run makes are the ones the jobs' roles allow."""
     assert not template.resources(TPL, "AWS::Glue::Crawler")
     assert not [n for n, r in RESOURCES.items() if "Crawl" in n or "CrawlerName" in str(r)]
     assert catalog.DELTA_PARAMETERS["table_type"] == "DELTA"  # native Delta tables for Athena
@@ -262,6 +271,7 @@ def test_there_is_no_crawler_and_the_jobs_roles_can_register_the_tables(spark, l
     }
 
 
+@pytest.mark.one_stack
 def test_redshift_reads_the_gold_tables_through_the_stacks_spectrum_database():
     sql = Path(ROOT, "infra", "redshift", "load_gold.sql").read_text(encoding="utf-8")
     assert "CREATE EXTERNAL DATABASE" not in sql.upper()
@@ -305,12 +315,14 @@ def test_redshift_reads_the_gold_tables_through_the_stacks_spectrum_database():
             assert any(fnmatch.fnmatchcase(resource, r) for r in reads), resource
 
 
+@pytest.mark.one_stack
 def test_the_glue_version_parameter_offers_5_1_by_default_and_6_0():
     version = TPL["Parameters"]["GlueVersion"]
     assert (version["Default"], version["AllowedValues"]) == ("5.1", ["5.1", "6.0"])
     assert all(text(job["GlueVersion"]) == "${GlueVersion}" for job in props("AWS::Glue::Job").values())
 
 
+@pytest.mark.one_stack
 def test_the_gold_and_maintenance_jobs_run_on_their_schedules_and_the_stream_job_refreshes_gold():
     import gold_etl
     import maintain_etl
@@ -358,6 +370,7 @@ def test_the_gold_and_maintenance_jobs_run_on_their_schedules_and_the_stream_job
         }, name
 
 
+@pytest.mark.one_stack
 def test_every_alarm_goes_to_the_alarm_topic_and_the_alarms_cover_the_platform():
     alarms = props("AWS::CloudWatch::Alarm")
     measured: dict[tuple[str, str], list[dict[str, str]]] = {}
@@ -412,6 +425,7 @@ def test_every_alarm_goes_to_the_alarm_topic_and_the_alarms_cover_the_platform()
 GLUE_PYTHON = {"5.1": "3.11", "6.0": "3.13"}
 
 
+@pytest.mark.one_stack
 def test_the_wheel_installs_on_the_python_of_every_glue_version_and_of_the_lambda_runtime(tmp_path):
     """Issue: "Glue 6.0 cannot install the wheel" (its Python was outside Requires-Python)."""
     assert sorted(GLUE_PYTHON) == sorted(TPL["Parameters"]["GlueVersion"]["AllowedValues"])
@@ -428,6 +442,7 @@ def test_the_wheel_installs_on_the_python_of_every_glue_version_and_of_the_lambd
         assert accepted.contains(python), f"{runtime} runs Python {python}; the wheel requires {requires}"
 
 
+@pytest.mark.one_stack
 def test_lambda_handlers_exist_and_read_the_environment_the_template_sets():
     functions = props("AWS::Lambda::Function")
     assert len(functions) == len(ROUTES)
@@ -441,6 +456,7 @@ def test_lambda_handlers_exist_and_read_the_environment_the_template_sets():
         assert text(function["Code"]) == {"S3Bucket": "${ArtifactsBucket}", "S3Key": "${PackageKey}"}
 
 
+@pytest.mark.one_stack
 def test_the_api_has_the_routes_the_local_server_serves_with_the_same_handlers():
     resources = props("AWS::ApiGateway::Resource")
 
@@ -459,6 +475,7 @@ def test_the_api_has_the_routes_the_local_server_serves_with_the_same_handlers()
     assert routes == {(m, p, f"{h.__module__}.{h.__name__}") for m, p, h in ROUTES}
 
 
+@pytest.mark.one_stack
 def test_the_gateway_checks_every_posted_body_against_the_model_whatever_its_content_type():
     """API Gateway validates a body against the model of its Content-Type only: with a model for
     application/json alone, a body sent as text/plain skipped the check."""
@@ -469,6 +486,7 @@ def test_the_gateway_checks_every_posted_body_against_the_model_whatever_its_con
     )
 
 
+@pytest.mark.one_stack
 def test_the_gets_declare_the_query_parameters_their_handlers_read_as_optional():
     gets = [m for m in props("AWS::ApiGateway::Method").values() if m["HttpMethod"] == "GET"]
     for method in gets:
@@ -481,6 +499,7 @@ def test_the_gets_declare_the_query_parameters_their_handlers_read_as_optional()
     assert gets
 
 
+@pytest.mark.one_stack
 def test_dynamodb_tables_have_the_keys_the_code_writes_and_the_data_is_encrypted():
     tables = props("AWS::DynamoDB::Table")
     keys = {
@@ -504,6 +523,7 @@ def test_dynamodb_tables_have_the_keys_the_code_writes_and_the_data_is_encrypted
     assert text(stream["StreamEncryption"]) == {"EncryptionType": "KMS", "KeyId": "${DataKey.Arn}"}
 
 
+@pytest.mark.one_stack
 def test_the_stream_jobs_role_allows_exactly_the_dynamodb_calls_its_sink_makes(aws, monkeypatch):
     from datetime import datetime
     from decimal import Decimal
@@ -550,6 +570,7 @@ def test_the_stream_jobs_role_allows_exactly_the_dynamodb_calls_its_sink_makes(a
     assert not [r for r, a in granted.items() if r not in tables and any(x.startswith("dynamodb:") for x in a)]
 
 
+@pytest.mark.one_stack
 def test_buckets_are_encrypted_private_tls_only_and_versioned_or_aged_where_it_matters():
     buckets = props("AWS::S3::Bucket")
     policies = {text(p["Bucket"]): p["PolicyDocument"]["Statement"] for p in props("AWS::S3::BucketPolicy").values()}
@@ -575,7 +596,9 @@ def named_queries() -> dict[str, str]:
     return {q["Name"]: q["QueryString"] for q in props("AWS::Athena::NamedQuery").values()}
 
 
+@pytest.mark.slow
 def test_athena_named_queries_give_the_gold_tables_numbers(spark, loaded):
+    """The template's Athena queries run against gold tables a batch run wrote."""
     from ecom_etl.query import register_views, run_sql
 
     _, lake = loaded
@@ -600,6 +623,7 @@ def test_athena_named_queries_give_the_gold_tables_numbers(spark, loaded):
     assert_df_equality(top, want, ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
 
 
+@pytest.mark.one_stack
 def test_the_api_lambda_package_imports_without_spark():
     """Lambda gets the wheel and boto3, nothing else: the handlers must not need pyspark."""
     import subprocess
@@ -617,8 +641,10 @@ def deployed_resources(aws, stack: str) -> dict[str, dict]:
 FUNCTIONS = ("PostOrdersFunction", "GetCustomerInvoicesFunction", "GetInvoiceFunction")
 
 
+@pytest.mark.one_stack
 @pytest.mark.slow
 def test_deploy_to_the_emulator_then_destroy(aws, capsys):
+    """The whole template deployed to the emulator and destroyed, as `ecom-etl deploy` does on AWS."""
     from ecom_etl.cli import main
 
     assert (
@@ -738,8 +764,10 @@ def copy_sources(to: Path) -> Path:
     return to
 
 
+@pytest.mark.one_stack
 @pytest.mark.slow
 def test_a_code_change_redeploys_the_code_and_an_unchanged_checkout_changes_nothing(aws, tmp_path):
+    """Only a second deploy shows that the code is content-addressed: a change redeploys, no change changes nothing."""
     from ecom_etl.deploy import deploy, destroy
 
     stack, lines = "ecomcode", []

@@ -14,6 +14,7 @@ from ecom_etl.runtime import on_glue  # noqa: E402
 from glue_runtime import resolve_args  # noqa: E402
 
 
+@pytest.mark.one_stack
 def test_glue_style_arguments_with_optionals_and_glue_extras():
     argv = [
         "batch_etl.py",
@@ -31,6 +32,7 @@ def test_glue_style_arguments_with_optionals_and_glue_extras():
     assert args == {"JOB_NAME": "local", "input_path": "s3://raw/x", "warehouse_path": "/wh", "database": "ecom"}
 
 
+@pytest.mark.one_stack
 def test_on_glue_the_real_getResolvedOptions_resolves_required_and_optional(monkeypatch):
     pytest.importorskip("awsglue.utils", reason="the glue extra (awsgluedataplanepython) is not installed")
     monkeypatch.setenv("ECOM_ETL_RUNTIME", "glue")
@@ -57,12 +59,14 @@ def test_on_glue_the_real_getResolvedOptions_resolves_required_and_optional(monk
     )
 
 
+@pytest.mark.one_stack
 def test_a_missing_required_argument_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         resolve_args(["batch_etl.py", "--JOB_NAME", "x"], ["JOB_NAME", "input_path"], {})
     assert exit_info.value.code == 2 and "--input_path" in capsys.readouterr().err
 
 
+@pytest.mark.one_stack
 def test_glue_is_recognised_from_the_run_arguments_not_from_imports(monkeypatch):
     monkeypatch.delenv("ECOM_ETL_RUNTIME", raising=False)
     assert on_glue(["x.py", "--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--JOB_NAME", "n"])
@@ -96,6 +100,7 @@ def start_job_run(aws, *arguments: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(spark, platform, generated, loaded):
+    """The template's job (spark-submit, its DefaultArguments, its s3:// lake) writes what the library writes."""
     aws = platform
     from ecom_etl.lake import Lake
     from tests.test_pipeline import assert_same_lake
@@ -112,7 +117,9 @@ def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_libra
     assert_same_lake(spark, Lake("s3://ecom-lake/lake"), lake)
 
 
+@pytest.mark.slow
 def test_the_batch_job_with_bad_input_exits_with_one_line(platform, tmp_path):
+    """Under spark-submit, as on Glue, a bad input is one line and exit 2, not a Java trace."""
     aws = platform
     done = start_job_run(aws, f"--input_path={tmp_path / 'nope'}")
     assert done.returncode == 2

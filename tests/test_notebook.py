@@ -7,7 +7,9 @@ import pytest
 NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", "explore.ipynb")
 
 
+@pytest.mark.slow
 def test_the_notebook_answers_the_questions_on_generated_data(loaded, monkeypatch):
+    """The notebook runs top to bottom in its own kernel against a real lake."""
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
 

@@ -47,6 +47,8 @@ LINES = {
 }
 KEPT = [RAW_LINE, *RAW_FIELDS, "reasons"]  # the quarantine's columns that do not name the path
 
+pytestmark = pytest.mark.slow  # every test here judges its lines against one batch run (`by_batch`)
+
 
 @pytest.fixture(scope="module")
 def hostile_file(tmp_path_factory) -> str:
@@ -70,6 +72,7 @@ def rows(spark, path: str, columns=None):
 
 
 def test_the_stream_cleans_every_line_as_the_batch_job_does(spark, aws, hostile_file, by_batch, tmp_path):
+    """The same hostile lines through the stream job and the batch job end in the same silver and quarantine."""
     stream = aws.named(
         stream=f"orders-{uuid.uuid4().hex[:8]}",
         customers_table=f"c-{uuid.uuid4().hex[:8]}",

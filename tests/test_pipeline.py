@@ -58,6 +58,7 @@ def history(spark, lake: Lake) -> dict[str, int]:
 
 
 def test_generator_is_deterministic_per_seed_and_an_invoice_stays_on_one_day(spark, generated, tmp_path):
+    """The generated data every other test uses is reproducible and keeps an invoice on one day."""
     again = tmp_path / "again"
     write_csv_by_day(spark, ROWS, str(again), seed=GENERATED_SEED)
     names = sorted(os.listdir(generated))
@@ -70,6 +71,7 @@ def test_generator_is_deterministic_per_seed_and_an_invoice_stays_on_one_day(spa
 
 
 def test_a_run_reconciles_and_the_tables_hold_what_it_reports(spark, loaded):
+    """A run's summary is what its tables hold (every count checked against the table)."""
     summary, lake = loaded
     assert summary.raw_rows > ROWS  # generated duplicates come on top
     assert summary.reconciles and summary.problems == []
@@ -101,6 +103,7 @@ def test_a_run_whose_counts_do_not_add_up_fails(capsys, spark, monkeypatch, tmp_
 
 
 def test_the_tables_are_registered_in_the_catalog_as_native_delta_tables(aws, loaded):
+    """A run registers native Delta tables in the (emulator's) Glue catalog."""
     summary, lake = loaded
     glue = aws.client("glue")
     tables = {t["Name"]: t for t in glue.get_tables(DatabaseName="e2e")["TableList"]}
@@ -111,6 +114,7 @@ def test_the_tables_are_registered_in_the_catalog_as_native_delta_tables(aws, lo
 
 
 def test_the_revenue_tables_add_up_to_silver(spark, loaded):
+    """Every revenue table's net revenue sums to silver's, to the penny."""
     _, lake = loaded
     net = table(spark, lake.silver).agg(F.sum("line_amount")).first()[0]
     for name in ("revenue_daily", "revenue_weekly", "revenue_monthly", "revenue_quarterly"):
@@ -118,6 +122,7 @@ def test_the_revenue_tables_add_up_to_silver(spark, loaded):
 
 
 def test_another_delta_reader_sees_the_same_columns(loaded):
+    """delta-rs reads the tables Spark wrote, with their columns and rows."""
     deltalake = pytest.importorskip("deltalake")
     summary, lake = loaded
     silver = deltalake.DeltaTable(lake.silver)
@@ -128,6 +133,7 @@ def test_another_delta_reader_sees_the_same_columns(loaded):
 
 
 def test_a_rerun_reads_nothing_and_writes_nothing(spark, aws, generated, loaded):
+    """A rerun over the same files commits nothing to any table."""
     _, lake = loaded
     versions = history(spark, lake)
     again = run_batch(spark, aws, generated, lake.root, database="e2e", progress=quiet)
@@ -137,6 +143,7 @@ def test_a_rerun_reads_nothing_and_writes_nothing(spark, aws, generated, loaded)
 
 
 def test_a_new_file_is_the_only_one_read_and_a_changed_file_is_read_again(spark, aws, generated, tmp_path):
+    """Incremental loads: a new file alone is read, a changed one again, a full refresh adds nothing twice."""
     days = sorted(os.listdir(generated))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -159,6 +166,7 @@ def test_a_new_file_is_the_only_one_read_and_a_changed_file_is_read_again(spark,
 
 
 def test_loading_days_in_two_runs_gives_the_same_lake_as_loading_all_at_once(spark, aws, generated, tmp_path, loaded):
+    """Two runs of half the days give the lake of one run of all (MERGE and gold are order-independent)."""
     _, all_at_once = loaded
     lake = Lake.at(str(tmp_path / "wh"))
     runs = [
@@ -196,6 +204,7 @@ def test_files_as_exporters_write_them_load_like_plain_csv(spark, aws, tmp_path)
 
 
 def test_an_input_without_data_lines_finishes_with_zero_counts(spark, aws, tmp_path):
+    """Empty and header-only files finish with zero counts and a run that reconciles."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "empty.csv").write_bytes(b"")
@@ -231,6 +240,7 @@ def assert_one_line_error(err: str, *words: str):
     ids=["missing-path", "glob-without-match", "empty-directory"],
 )
 def test_unusable_input_paths(capsys, spark, tmp_path, make_input, words):
+    """Each unusable input path is one line and exit 2 from the CLI, with nothing written."""
     code, _, err = run_cli(capsys, "batch", "--input", make_input(tmp_path), "--warehouse", str(tmp_path / "wh"))
     assert code == 2
     assert_one_line_error(err, *words)
@@ -252,6 +262,7 @@ def test_unusable_input_paths(capsys, spark, tmp_path, make_input, words):
 def test_a_file_with_the_wrong_header_fails_the_run_and_writes_nothing(
     capsys, spark, generated, tmp_path, content, words
 ):
+    """One wrong header among good files stops the run before anything is written."""
     data = tmp_path / "in"
     data.mkdir()
     first = sorted(os.listdir(generated))[0]
@@ -293,6 +304,7 @@ def symlink_loop(folder: Path) -> str:
     ids=["gzip-cut-in-its-header", "gzip-cut-after-64-KB", "symlink-loop"],
 )
 def test_input_that_cannot_be_read_is_named_in_one_line(capsys, spark, tmp_path, make_input, words):
+    """A file that breaks while Spark reads it (cut gzip, symlink loop) is named in one line; nothing is committed."""
     folder = tmp_path / "in"
     folder.mkdir()
     code, _, err = run_cli(capsys, "batch", "--input", make_input(folder), "--warehouse", str(tmp_path / "wh"))
@@ -310,6 +322,7 @@ def test_input_that_cannot_be_read_is_named_in_one_line(capsys, spark, tmp_path,
     ids=["warehouse-is-a-file", "warehouse-under-a-file"],
 )
 def test_a_warehouse_that_cannot_be_written_is_named_before_spark_reads(capsys, spark, tmp_path, make_warehouse, words):
+    """An unwritable warehouse is named before any Spark work."""
     day = tmp_path / "day.csv"
     day.write_text(f"{HEADER}\n{GOOD}\n")
     code, _, err = run_cli(capsys, "batch", "--input", str(day), "--warehouse", make_warehouse(tmp_path))
@@ -318,6 +331,7 @@ def test_a_warehouse_that_cannot_be_written_is_named_before_spark_reads(capsys, 
 
 
 def test_broken_rows_inside_a_good_file_are_quarantined_not_fatal(capsys, spark, tmp_path):
+    """Broken records inside a good file go to the quarantine and the run exits 0 with its counts."""
     rows = [
         GOOD,
         GOOD,

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from ecom_etl import cli
 
 
@@ -11,7 +13,9 @@ def sql(capsys, lake, query, *extra) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow
 def test_tables_are_queried_by_name_in_every_format(spark, capsys, loaded):
+    """`ecom-etl sql` finds every table by name and prints each output format."""
     summary, lake = loaded
     code, out, _ = sql(capsys, lake, "SELECT count(*) AS n FROM order_lines", "--format", "json")
     assert code == 0 and json.loads(out) == {"n": summary.silver_rows}
@@ -27,7 +31,9 @@ def test_tables_are_queried_by_name_in_every_format(spark, capsys, loaded):
     assert code == 0 and out.splitlines()[0].split() == ["season", "|", "n"] and out.strip().endswith("(4 rows)")
 
 
+@pytest.mark.slow
 def test_money_sums_are_exact_across_tables(capsys, loaded):
+    """Money summed by SQL across tables stays an exact decimal."""
     _, lake = loaded
     query = (
         "SELECT (SELECT sum(net_revenue) FROM revenue_quarterly) = (SELECT sum(line_amount) FROM order_lines) AS same"
@@ -35,7 +41,9 @@ def test_money_sums_are_exact_across_tables(capsys, loaded):
     assert json.loads(sql(capsys, lake, query, "--format", "json")[1]) == {"same": True}
 
 
+@pytest.mark.slow
 def test_an_unknown_table_or_a_bad_query_is_one_clear_line(capsys, loaded):
+    """A query Spark refuses is one line and exit 2."""
     _, lake = loaded
     code, _, err = sql(capsys, lake, "SELECT * FROM sales")
     assert code == 2 and err.strip().splitlines() == [err.strip()]
@@ -46,14 +54,18 @@ def test_an_unknown_table_or_a_bad_query_is_one_clear_line(capsys, loaded):
     )
 
 
+@pytest.mark.slow
 def test_several_queries_run_in_one_spark(capsys, loaded):
+    """Several statements share one Spark session."""
     _, lake = loaded
     code = cli.main(["sql", "SELECT 1 AS a", "SELECT 2 AS b", "--warehouse", lake.root, "--format", "csv"])
     out = capsys.readouterr().out
     assert code == 0 and out.split("\n\n") == ["a\n1", "b\n2\n"]
 
 
+@pytest.mark.slow
 def test_statements_are_read_from_standard_input(capsys, monkeypatch, loaded):
+    """Statements can come from standard input."""
     import io
 
     _, lake = loaded

@@ -5,10 +5,11 @@ import pytest
 from ecom_etl.batch import run_batch
 from ecom_etl.lake import Lake
 
-pytestmark = pytest.mark.realdata
+pytestmark = pytest.mark.slow  # the whole real data set through the batch job
 
 
 def test_all_real_rows_are_accounted_for(spark, aws, real_data_dir, tmp_path):
+    """The real data set's counts and gold tables, the numbers the contract is judged by."""
     lake = Lake.at(str(tmp_path / "wh"))
     summary = run_batch(spark, aws, f"{real_data_dir}/*.csv", lake.root, progress=lambda _: None, register=False)
     silver = spark.read.format("delta").load(lake.silver).count()

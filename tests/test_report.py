@@ -81,7 +81,9 @@ def report_data(spark, aws, loaded):
     return collect(spark, loaded[1], Storage(aws))
 
 
+@pytest.mark.slow
 def test_the_numbers_are_the_lakes(spark, loaded, report_data):
+    """The report's figures are the lake's, computed from its tables."""
     summary, lake = loaded
     assert report_data.table_rows["order_lines"] == summary.silver_rows
     assert sum(report_data.quarantine_reasons.values()) >= summary.quarantined_rows > 0
@@ -92,17 +94,21 @@ def test_the_numbers_are_the_lakes(spark, loaded, report_data):
     assert report_data.last_run == report_data.runs[-1]
 
 
+@pytest.mark.slow
 def test_seasons_come_in_time_order_from_the_lake(report_data):
+    """Seasons read from a real lake come in time order."""
     seasons = list(dict.fromkeys((r["season_year"], r["season"]) for r in report_data.top_products))
     assert len(seasons) >= 4
     assert seasons == sorted(seasons, key=lambda s: season_start(*s)), "Winter 2011 (from Dec 2010) first"
 
 
+@pytest.mark.one_stack
 def test_seasons_come_in_time_order_in_the_chart():
     titles = [a.text for a in figures(report()).get("seasons").layout.annotations]
     assert titles == ["Autumn 2010", "Winter 2011", "Spring 2011", "Summer 2011"]
 
 
+@pytest.mark.one_stack
 def test_the_headline_figures_cover_every_batch_run(tmp_path, aws):
     lake = Lake.at(str(tmp_path))
     os.makedirs(lake.runs)
@@ -118,10 +124,12 @@ def test_the_headline_figures_cover_every_batch_run(tmp_path, aws):
     assert "Last batch run only: 10 rows read" in page
 
 
+@pytest.mark.one_stack
 def test_money_is_formatted_for_people():
     assert (money(1234567.891), money(-2.5), money(None)) == ("£1,234,568", "-£2", "£0")
 
 
+@pytest.mark.one_stack
 def test_money_charts_use_the_pages_pound_format():
     """A "£" prefix before plotly's number gives £-12,808: the currency must come from the format."""
     page_config = re.search(r'"config":(\{.*?\}\}\}),"figures"', render(report())).group(1)
@@ -135,6 +143,7 @@ def test_money_charts_use_the_pages_pound_format():
             assert "£" not in trace.hovertemplate and "$,.0f}" in trace.hovertemplate, name
 
 
+@pytest.mark.one_stack
 def test_long_product_names_are_cut_visibly_and_shown_whole_on_hover():
     seasons = figures(report()).get("seasons")
     winter = seasons.layout.yaxis2
@@ -146,6 +155,7 @@ def test_long_product_names_are_cut_visibly_and_shown_whole_on_hover():
     assert LONG_NAME in hovers and "REGENCY CAKESTAND 3 TIER" in hovers
 
 
+@pytest.mark.one_stack
 def test_the_page_is_self_contained():
     empty = ReportData([], [], [], [], [], 0, 0, {}, {"order_lines": 0}, "2011-12-09 12:00 UTC")
     page = render(empty)
@@ -213,7 +223,9 @@ def measured(page: str, widths, hover: bool = False) -> tuple[dict, dict]:
     return checks, doms
 
 
+@pytest.mark.slow
 def test_chromium_draws_every_chart_inside_its_card(spark, aws, loaded, report_data, tmp_path):
+    """A real browser lays every chart inside its card."""
     from PIL import Image
 
     page = write_report(spark, loaded[1], Storage(aws), str(tmp_path / "report.html"))
@@ -241,8 +253,10 @@ def test_chromium_draws_every_chart_inside_its_card(spark, aws, loaded, report_d
     assert image.size == (1400, 2400) and len(colors) > 200, "the screenshot is not blank"
 
 
+@pytest.mark.one_stack
 @pytest.mark.slow
 def test_chromium_shows_money_sign_first_and_names_whole(tmp_path):
+    """A real browser shows the money sign first and product names whole."""
     page = tmp_path / "report.html"
     page.write_text(render(report()), encoding="utf-8")
     charts = measured(str(page), (1400,), hover=True)[0][1400]["charts"]

@@ -72,6 +72,7 @@ def spark_rows(spark, path: str) -> list[tuple]:
 def test_a_batch_run_on_s3_gives_the_tables_of_the_same_run_on_folders(
     capsys, spark, aws, generated, buckets, tmp_path
 ):
+    """The same run on s3:// (the emulator) and on folders gives the same tables; sql and report read S3."""
     raw, lake_bucket = buckets
     days = sorted(os.path.join(generated, n) for n in os.listdir(generated))[:DAYS]
     folder = tmp_path / "deliveries"

@@ -115,6 +115,8 @@ def put(settings: Settings, *payloads: bytes) -> None:
 
 
 def test_killed_stream_job_resumes_with_nothing_lost_and_nothing_twice(spark, names, order_lines_csv, tmp_path):
+    """A kill -9 of the stream job mid-batch: the restarted job replays that batch, and silver equals the batch
+    job's."""
     sent = produce(names, file_records(Storage(names), order_lines_csv))
     bad = [b"not json at all", b'["a", "list"]', json.dumps({"csv": "536999,X,,two,2011-01-01 10:00,1,,UK"}).encode()]
     put(names, *bad)
@@ -160,6 +162,7 @@ def test_killed_stream_job_resumes_with_nothing_lost_and_nothing_twice(spark, na
 
 
 def test_a_replayed_batch_writes_nothing_twice(spark, names, tmp_path):
+    """The same micro-batch processed twice commits nothing the second time."""
     from ecom_etl.stream.process import process_batch
 
     lake = Lake.at(str(tmp_path / "wh"))
@@ -184,6 +187,8 @@ def test_a_replayed_batch_writes_nothing_twice(spark, names, tmp_path):
 
 
 def test_a_customer_item_ends_as_the_invoices_earliest_line_in_any_order(names):
+    """The customers table keeps an invoice's earliest line whatever order the batches come in."""
+
     def line(minute: int, country: str) -> dict:
         return {
             "customer_id": "17850",
@@ -204,6 +209,7 @@ def test_a_customer_item_ends_as_the_invoices_earliest_line_in_any_order(names):
 
 
 def test_a_checkpoint_of_a_recreated_stream_is_refused_until_reset(spark, names, tmp_path):
+    """A checkpoint of a deleted and recreated stream is refused until reset."""
     lake = Lake.at(str(tmp_path / "wh"))
     checkpoint = str(tmp_path / "cp")
     produce(names, [{"Data": b'{"csv":"1,A,X,1,2011-01-01 10:00,1,,UK"}', "PartitionKey": "1"}])
@@ -242,6 +248,7 @@ def test_one_oversized_line_among_good_ones_is_quarantined_and_the_job_goes_on(s
     assert partition(names, names.invoices_table, dynamo.INVOICES_KEYS, "700000")  # later lines still get through
 
 
+@pytest.mark.one_stack
 def test_the_emulator_keeps_every_acknowledged_record_of_concurrent_producers(aws):
     """20 threads x 100 PutRecords calls of 10 records into one shard: every acknowledged record is
     read back once (moto numbers a shard's records from its largest number so far, so two
