@@ -3,12 +3,15 @@
 import threading
 import time
 
+import pytest
+
 from ecom_etl import delta, gold
 from ecom_etl.lake import Lake
 from ecom_etl.schema import GOLD_TABLES
 from tests.builders import silver_line, silver_lines
 
 
+@pytest.mark.slow
 def test_the_gold_tables_are_written_one_at_a_time_and_each_records_its_silver_version(spark, tmp_path, monkeypatch):
     """Side by side, the gold overwrites failed now and then on Spark 4.1.1 (a task's broadcast gone,
     exit 50: bench/results/tests.md); one commit at a time, none waits on another's blocks."""
