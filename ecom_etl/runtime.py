@@ -135,6 +135,8 @@ def local_session(
     builder = SparkSession.builder.appName(app_name)
     conf = local_conf(spark_settings, settings)
     jars = conf.pop("spark.jars", "")  # to spark-submit itself: see _submitted_with
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # under spark-submit, whose --master (or local[*]) stands
+        del conf["spark.master"]
     conf["spark.sql.warehouse.dir"] = warehouse = tempfile.mkdtemp(prefix="ecom-etl-catalog-")
     atexit.register(shutil.rmtree, warehouse, ignore_errors=True)
     for key, value in conf.items():
