@@ -15,10 +15,13 @@ from ecom_etl.schema import HEADER
 from ecom_etl.storage import Storage
 from ecom_etl.stream import emulator
 from ecom_etl.stream.producer import file_records, produce
+from tests import test_stream
 from tests.test_pipeline import assert_same_lake
-from tests.test_stream import names, put, stream_job  # noqa: F401 (names: the fixture)
+from tests.test_stream import put, stream_job
 
 pytestmark = pytest.mark.slow  # starts a master, a worker and jobs of its own
+
+names = test_stream.names  # fresh stream and tables
 
 LINES = 400  # four files of generated order lines (broken ones among them)
 
@@ -146,7 +149,7 @@ def test_the_jobs_on_a_standalone_cluster_write_what_they_write_in_local_mode(
     small_input,
     names,
     tmp_path,
-    monkeypatch,  # noqa: F811 (the fixture)
+    monkeypatch,
 ):
     on_cluster, local = Lake.at(str(tmp_path / "cluster")), Lake.at(str(tmp_path / "local"))
     batch(small_input, on_cluster.root, cluster)
