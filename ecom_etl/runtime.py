@@ -134,13 +134,38 @@ def local_session(
     python_for_spark_workers(sys.executable)
     builder = SparkSession.builder.appName(app_name)
     conf = local_conf(spark_settings, settings)
+    jars = conf.pop("spark.jars", "")  # to spark-submit itself: see _submitted_with
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # under spark-submit, whose --master (or local[*]) stands
+        del conf["spark.master"]
     conf["spark.sql.warehouse.dir"] = warehouse = tempfile.mkdtemp(prefix="ecom-etl-catalog-")
     atexit.register(shutil.rmtree, warehouse, ignore_errors=True)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    with _jvm_output(verbose=spark_settings.verbose):
+    with _jvm_output(verbose=spark_settings.verbose), _submitted_with(jars):
         spark = builder.getOrCreate()
     return configure(spark)
+
+
+@contextmanager
+def _submitted_with(jars: str) -> Iterator[None]:
+    """`jars` as spark-submit's --jars when pyspark starts the JVM (PYSPARK_SUBMIT_ARGS), not as a
+    builder option. spark-submit adds the jars `spark.jars.packages` resolves to `spark.jars`, and
+    pyspark then sets every builder option again on the started JVM's conf: a builder's `spark.jars`
+    would replace that list with its own, and executors in JVMs of their own (a cluster, not local[*])
+    would never get Delta's or S3A's classes. --jars is merged with them and is on the driver's class
+    path too."""
+    if not jars:
+        yield
+        return
+    saved = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    os.environ["PYSPARK_SUBMIT_ARGS"] = f"--jars {jars} {saved or 'pyspark-shell'}"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PYSPARK_SUBMIT_ARGS"]
+        else:
+            os.environ["PYSPARK_SUBMIT_ARGS"] = saved
 
 
 @contextmanager
