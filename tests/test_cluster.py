@@ -1,5 +1,6 @@
 """The batch and stream jobs on a Spark standalone cluster (a master and a worker on 127.0.0.1, the
-worker's executor in a JVM of its own): the same tables as the same runs in local[2]."""
+worker's executor in a JVM of its own): the same tables as the same runs in local[2] (the tests'
+own session)."""
 
 import os
 import signal
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from ecom_etl.batch import run_batch
 from ecom_etl.lake import Lake
 from ecom_etl.schema import HEADER
 from ecom_etl.storage import Storage
 from ecom_etl.stream import emulator
 from ecom_etl.stream.producer import file_records, produce
+from ecom_etl.stream.runner import run_stream
 from tests import test_stream
 from tests.test_pipeline import assert_same_lake
 from tests.test_stream import put, stream_job
@@ -121,7 +124,7 @@ def small_input(generated, tmp_path) -> str:
     return str(days)
 
 
-def batch(input_path: str, warehouse: str, master: str) -> str:
+def batch_on(master: str, input_path: str, warehouse: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "ecom_etl.cli", "batch", "--input", input_path, "--warehouse", warehouse],
         capture_output=True,
@@ -133,7 +136,7 @@ def batch(input_path: str, warehouse: str, master: str) -> str:
     return done.stderr
 
 
-def stream(settings, warehouse: str, master: str, monkeypatch) -> str:
+def stream_on(master: str, settings, warehouse: str, monkeypatch) -> str:
     monkeypatch.setenv("ECOM_ETL_MASTER", master)
     monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
     monkeypatch.setenv("ECOM_ETL_DEBUG", "1")  # a failure with its Java trace
@@ -151,9 +154,11 @@ def test_the_jobs_on_a_standalone_cluster_write_what_they_write_in_local_mode(
     tmp_path,
     monkeypatch,
 ):
+    """Only here does a job's code run in an executor JVM of its own, which needs the jars and the
+    Python the driver was given."""
     on_cluster, local = Lake.at(str(tmp_path / "cluster")), Lake.at(str(tmp_path / "local"))
-    batch(small_input, on_cluster.root, cluster)
-    batch(small_input, local.root, "local[2]")
+    batch_on(cluster, small_input, on_cluster.root)
+    run_batch(spark, names, small_input, local.root, progress=lambda _: None, register=False)
     assert spark.read.format("delta").load(on_cluster.silver).count() > 0
     assert_same_lake(spark, on_cluster, local)
 
@@ -161,9 +166,9 @@ def test_the_jobs_on_a_standalone_cluster_write_what_they_write_in_local_mode(
     put(names, b"not json at all")
     assert sent == LINES
     on_cluster, local = Lake.at(str(tmp_path / "stream-cluster")), Lake.at(str(tmp_path / "stream-local"))
-    output = stream(names, on_cluster.root, cluster, monkeypatch)
+    output = stream_on(cluster, names, on_cluster.root, monkeypatch)
     assert "COUNTS DO NOT ADD UP" not in output
-    stream(names, local.root, "local[2]", monkeypatch)
+    run_stream(spark, names, local, local.checkpoint(names.stream), 0.1, stop_when_idle=True, progress=lambda _: None)
     for table in ("silver", "quarantine"):
         actual = spark.read.format("delta").load(getattr(on_cluster, table))
         expected = spark.read.format("delta").load(getattr(local, table))
