@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
-from ecom_etl import catalog, ingestion, sources
+from ecom_etl import catalog, ingestion, quality, sources
 from ecom_etl.errors import explain
 from ecom_etl.gold import refresh_gold
 from ecom_etl.lake import Lake
@@ -42,6 +42,9 @@ class BatchSummary(LoadResult):
     tables: dict[str, str] = field(default_factory=dict)
     registered: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    run_seconds: float = 0.0
+    gate: dict = field(default_factory=dict)  # the thresholds the run was held to (quality.Gate)
+    gate_breaches: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -54,6 +57,11 @@ class BatchSummary(LoadResult):
     def to_dict(self) -> dict:
         return {**asdict(self), "reconciles": self.reconciles, "problems": self.problems}
 
+    @property
+    def exit_code(self) -> int:
+        """0, 1 when the counts do not reconcile, quality.GATE_EXIT when the run is over the gate."""
+        return 1 if not self.reconciles else quality.GATE_EXIT if self.gate_breaches else 0
+
 
 def run_batch(
     spark: SparkSession,
@@ -64,11 +72,16 @@ def run_batch(
     progress: Progress = to_stderr,
     full_refresh: bool = False,
     register: bool = True,
+    gate: quality.Gate = quality.NO_GATE,
+    metrics_job: str | None = None,
 ) -> BatchSummary:
     """Load an input (file, directory or glob; local or s3://) into the lake at `warehouse`.
-    Only files not loaded before are read; rerunning the same input writes nothing."""
+    Only files not loaded before are read; rerunning the same input writes nothing. The run is
+    held to `gate` (its breaches are in the summary: what it wrote stays, the caller fails the run)
+    and, with `metrics_job`, publishes its counts as that job's CloudWatch metrics."""
     try:
-        return _run(spark, settings, input_path, Lake.at(warehouse), database, progress, full_refresh, register)
+        lake = Lake.at(warehouse)
+        return _run(spark, settings, input_path, lake, database, progress, full_refresh, register, gate, metrics_job)
     except Exception as exc:  # a bad file found while Spark reads it, a lake it cannot write
         known = explain(exc, reading=input_path, writing=Lake.at(warehouse).root)
         if known is None:
@@ -85,6 +98,8 @@ def _run(
     progress: Progress,
     full_refresh: bool,
     register: bool,
+    gate: quality.Gate,
+    metrics_job: str | None,
 ) -> BatchSummary:
     storage = Storage(settings)
     stage = StageTimer(progress, total=6)
@@ -95,6 +110,7 @@ def _run(
         database=database,
         run_at=started.isoformat(timespec="seconds"),
         stage_seconds=stage.seconds,
+        gate=gate.to_dict(),
     )
     with stage("find new input files"):
         files = sources.find_input(storage, input_path)
@@ -124,6 +140,11 @@ def _run(
             summary.registered = catalog.register_tables(spark, settings, database, lake)
     else:
         stage.skip("register tables", "no catalog (no AWS endpoint)")
+    summary.gate_breaches = gate.breaches(summary, files=sum(1 for f in inputs if f.info.size))
+    summary.run_seconds = round((datetime.now(UTC) - started).total_seconds(), 2)
+    if metrics_job:
+        data = quality.metric_data(metrics_job, summary, summary.run_seconds, summary.gate_breaches, started)
+        quality.publish(settings, data, progress)
     # Every run leaves its summary in the lake (the dashboard's data-quality panel reads it).
     storage.write_text(f"{lake.runs}/batch-{started:%Y%m%dT%H%M%S%fZ}.json", json.dumps(summary.to_dict(), indent=2))
     return summary

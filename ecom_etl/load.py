@@ -186,7 +186,7 @@ def load_files(
         inserted = write_silver(spark, distinct.transform(enrich), lake, partitions)
         return parsed.get, kept.get, inserted
 
-    with stage("parse, clean and write silver"):
+    with stage("parse, clean and write silver"), observations_kept(spark):
         parsed, kept, inserted = reader.run(files, silver_pass)
     _observed(result, parsed, kept, inserted)
     with stage("write quarantine"):
@@ -200,6 +200,26 @@ def load_files(
         else:
             ensure_quarantine(spark, lake)
     return result
+
+
+EMPTY_RELATION_RULE = "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation"
+
+
+@contextmanager
+def observations_kept(spark: SparkSession) -> Iterator[None]:
+    """Within the block, adaptive execution does not cut a plan short where a stage turns out empty:
+    that drops the observations after it, and a run whose every line is quarantined (no clean line
+    to de-duplicate) would wait for its counts forever."""
+    key = "spark.sql.adaptive.optimizer.excludedRules"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, ",".join(filter(None, (before, EMPTY_RELATION_RULE))))
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
 
 
 def bucket_bytes(files: list[sources.InputFile]) -> int:

@@ -211,6 +211,59 @@ def _quality(reasons: dict[str, int]) -> go.Figure:
     return fig
 
 
+def _runs(runs: list[dict]) -> go.Figure | None:
+    """Lines read (bars) and the share quarantined (line) per batch run, with the quality gate's
+    largest share as each run had it (dashed) and the runs over the gate in red."""
+    import plotly.graph_objects as go
+
+    if not runs:
+        return None
+    when = [r.get("run_at", "") for r in runs]
+    read = [int(r.get("raw_rows") or 0) for r in runs]
+    share = [
+        (int(r.get("quarantined_rows") or 0) + int(r.get("sink_rejected_rows") or 0)) / n * 100 if n else None
+        for r, n in zip(runs, read)
+    ]
+    limit = [
+        r["gate"]["max_quarantined_share"] * 100
+        if (r.get("gate") or {}).get("max_quarantined_share") is not None
+        else None
+        for r in runs
+    ]
+    failed = [bool(r.get("gate_breaches")) for r in runs]
+    fig = go.Figure()
+    fig.add_bar(
+        x=when, y=read, name="lines read", marker_color="#1f77b4", hovertemplate="%{x}: %{y:,} lines<extra></extra>"
+    )
+    fig.add_scatter(
+        x=when,
+        y=share,
+        name="% quarantined",
+        yaxis="y2",
+        mode="lines+markers",
+        line=dict(color="#8c564b"),
+        marker=dict(color=["#d62728" if f else "#8c564b" for f in failed], size=[11 if f else 7 for f in failed]),
+        hovertemplate="%{x}: %{y:.3g} % quarantined<extra></extra>",
+    )
+    fig.add_scatter(
+        x=when,
+        y=limit,
+        name="gate: largest % quarantined",
+        yaxis="y2",
+        mode="lines",
+        line=dict(color="#d62728", dash="dash", shape="hv"),
+        hovertemplate="%{x}: the gate allows %{y:.3g} %<extra></extra>",
+    )
+    fig.update_layout(
+        title="Batch runs: lines read and share quarantined",
+        yaxis=dict(title="lines read", tickformat=","),
+        yaxis2=dict(title="% quarantined", overlaying="y", side="right", rangemode="tozero"),
+        xaxis=dict(type="category"),
+        **_LAYOUT,
+    )
+    return fig
+
+
 def figures(data: ReportData) -> dict[str, go.Figure]:
     """Every chart of the dashboard, by its section id (money axes need the page's CONFIG locale)."""
     figs = {
@@ -221,5 +274,6 @@ def figures(data: ReportData) -> dict[str, go.Figure]:
         "countries": _countries(data.countries),
         "unknown": _identity(data.orders_known, data.orders_unknown),
         "quality": _quality(data.quarantine_reasons),
+        "runs": _runs(data.runs),
     }
     return {name: fig for name, fig in figs.items() if fig is not None}

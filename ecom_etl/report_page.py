@@ -131,6 +131,7 @@ money in GBP, exact in the tables</p></header>
 <section><h2>Data quality</h2><div class="quality">{_chart("quality", figs)}
 <div><p>{_run_line(data.last_run)}</p><table><tr><th>table</th><th>rows</th></tr>{table_rows}</table>
 <p>Data built {html.escape(data.built_at)}.</p></div></div></section>
+{section("Run history and the quality gate", "runs")}
 </main>
 <script type="application/json" id="figures">{_figures_json(figs)}</script>
 <script>{_DRAW}</script>

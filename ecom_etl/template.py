@@ -6,7 +6,7 @@ jobs' scripts and arguments cannot drift between AWS and a laptop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,3 +126,13 @@ def glue_job(template: dict, job_name: str) -> tuple[str, dict]:
             return logical_id, job
     known = ", ".join(sorted(jobs))
     raise EtlInputError(f"no Glue job {job_name!r} in {PLATFORM_TEMPLATE.name} (jobs: {known})")
+
+
+def default_arguments(job_name: str, names: Iterable[str]) -> dict[str, str]:
+    """The Glue job's DefaultArguments `names` (without "--"), its Refs to parameters resolved to their
+    defaults: what a local run takes when not told otherwise, as the deployed job does."""
+    tpl = load()
+    _, job = glue_job(tpl, job_name)
+    resolve = Resolver(parameter_defaults(tpl))
+    arguments = job["Properties"].get("DefaultArguments", {})
+    return {name: str(resolve(arguments[f"--{name}"])) for name in names if f"--{name}" in arguments}

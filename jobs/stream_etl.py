@@ -4,7 +4,9 @@
 
 Arguments: --stream_arn, --warehouse_path, --checkpoint_path, optional --window_size (default
 "10 seconds"), --stream_name, --customers_table, --invoices_table, --starting_position (default
-TRIM_HORIZON) and --gold_every_seconds (default 300). Locally, `ecom-etl stream` runs the same
+TRIM_HORIZON), --gold_every_seconds (default 300) and the quality gate's --max_quarantined_share and
+--max_reason_shares (docs/data-quality.md: a micro-batch over them is reported in its CloudWatch
+metrics, and the job goes on). Locally, `ecom-etl stream` runs the same
 BatchHandler with the driver of the local Spark.
 """
 
@@ -12,6 +14,7 @@ import sys
 
 from ecom_etl.errors import EtlInputError
 from ecom_etl.lake import Lake
+from ecom_etl.quality import Gate
 from ecom_etl.runtime import on_glue
 from ecom_etl.settings import Settings
 from ecom_etl.stream.drivers import GlueDriver
@@ -26,6 +29,8 @@ OPTIONAL = {
     "invoices_table": Settings.invoices_table,
     "starting_position": "TRIM_HORIZON",
     "gold_every_seconds": str(int(DEFAULT_GOLD_SECONDS)),
+    "max_quarantined_share": "",
+    "max_reason_shares": "",
 }
 
 
@@ -36,6 +41,7 @@ def main() -> int:
     settings = Settings.from_environment(
         stream=args["stream_name"], customers_table=args["customers_table"], invoices_table=args["invoices_table"]
     )
+    gate = Gate.from_arguments(args)
     with job_session(args, sys.argv, settings) as run:
         driver = GlueDriver(
             run.glue_context,
@@ -53,6 +59,8 @@ def main() -> int:
             progress=print,
             gold_seconds=float(args["gold_every_seconds"]),
             driver=driver,
+            gate=gate,
+            metrics_job=args["JOB_NAME"],
         )
     return 0
 

@@ -24,8 +24,9 @@ TITLES = (
     "Net revenue by country",
     "Orders by customer identity",
     "Quarantined rows by reason",
+    "Batch runs: lines read and share quarantined",
 )
-CHARTS = {"monthly", "quarterly", "weekly", "seasons", "countries", "unknown", "quality"}
+CHARTS = {"monthly", "quarterly", "weekly", "seasons", "countries", "unknown", "quality", "runs"}
 SEASON_START = {"Winter": -1, "Spring": 3, "Summer": 6, "Autumn": 9}  # month it starts (-1: previous December)
 LONG_NAME = "SET OF 3 VINTAGE CAKE TINS WITH A GREEN RIBBON"
 WIDTHS = (1024, 1400, 1920)
@@ -122,6 +123,33 @@ def test_the_headline_figures_cover_every_batch_run(tmp_path, aws):
     kpi = '<div class="value">5</div><div class="label">Duplicates dropped (2 batch runs)</div>'
     assert kpi in page, "the duplicates of both runs, not the last run's 2"
     assert "Last batch run only: 10 rows read" in page
+
+
+@pytest.mark.one_stack
+def test_the_run_history_draws_each_runs_lines_share_and_gate():
+    gate = {"max_quarantined_share": 0.01, "max_reason_shares": {}, "min_lines_per_file": 1}
+    runs = [
+        {"run_at": "2011-01-01T04:00:00+00:00", "raw_rows": 800, "quarantined_rows": 4, "gate": gate},
+        {
+            "run_at": "2011-01-02T04:00:00+00:00",
+            "raw_rows": 200,
+            "quarantined_rows": 200,
+            "gate": gate,
+            "gate_breaches": ["quarantined 100 % ..."],
+        },
+        {
+            "run_at": "2011-01-03T04:00:00+00:00",
+            "raw_rows": 0,
+            "quarantined_rows": 0,
+            "gate": {**gate, "max_quarantined_share": 0.02},
+        },
+    ]
+    read, share, limit = figures(report(runs=runs))["runs"].data
+    assert list(read.y) == [800, 200, 0]
+    assert list(share.y) == [0.5, 100.0, None]  # no share of a run that read nothing
+    assert list(limit.y) == [1.0, 1.0, 2.0]  # each run's own threshold
+    assert [c == "#d62728" for c in share.marker.color] == [False, True, False]  # the run over the gate
+    assert "runs" not in figures(report(runs=[]))
 
 
 @pytest.mark.one_stack

@@ -248,6 +248,45 @@ def test_one_oversized_line_among_good_ones_is_quarantined_and_the_job_goes_on(s
     assert partition(names, names.invoices_table, dynamo.INVOICES_KEYS, "700000")  # later lines still get through
 
 
+def test_a_micro_batchs_counts_reach_cloudwatch_and_a_breach_does_not_stop_the_job(spark, names, tmp_path):
+    """A streamed micro-batch's counts read back from the emulator's CloudWatch; over the gate, the job goes on."""
+    from ecom_etl.quality import Gate
+    from tests.test_quality import metrics
+
+    good = [f"{600000 + i},85123A,WHITE HEART,1,2011-01-01 10:00,2.55,17850.0,UK" for i in range(3)]
+    lines = [*good, good[0], "600009,85123A,WHITE HEART,1,2011.01.01 10:00,2.55,17850.0,UK"]
+    produce(
+        names, [{"Data": json.dumps({"csv": line}).encode(), "PartitionKey": str(i)} for i, line in enumerate(lines)]
+    )
+    lake, job, said = Lake.at(str(tmp_path / "wh")), f"stream-{uuid.uuid4().hex[:8]}", []
+    gate = Gate(max_quarantined_share=0.1)
+    run_stream(
+        spark,
+        names,
+        lake,
+        str(tmp_path / "cp"),
+        0.1,
+        stop_when_idle=True,
+        progress=said.append,
+        gate=gate,
+        metrics_job=job,
+    )
+    assert spark.read.format("delta").load(lake.silver).count() == 3  # the job went on and wrote the good lines
+    assert any("quality gate failed: quarantined 20 % of the lines read (1 of 5)" in line for line in said), said
+    found = metrics(names, job)
+    assert found.pop("RunSeconds") > 0 and found.pop("QuarantinedShare") == pytest.approx(0.2)
+    assert found == {
+        "LinesRead": 5,
+        "LinesKept": 3,
+        "Duplicates": 1,
+        "LinesQuarantined": 1,
+        "SinkRejected": 0,
+        "Reconciles": 1,
+        "GateBreached": 1,
+        "QuarantinedByReason/invoice_date_unparseable": 1,
+    }
+
+
 @pytest.mark.one_stack
 def test_the_emulator_keeps_every_acknowledged_record_of_concurrent_producers(aws):
     """20 threads x 100 PutRecords calls of 10 records into one shard: every acknowledged record is

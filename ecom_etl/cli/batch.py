@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ecom_etl.batch import BatchSummary
 from ecom_etl.cli import common
@@ -19,7 +20,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         "Delta tables: silver/order_lines, quarantine/order_lines and gold/*. Only files not loaded before are "
         "read (the lake keeps a log of them); a rerun of the same input writes nothing. The gold tables are "
         "rebuilt whenever they are behind silver. With an AWS endpoint the tables are registered in the Glue "
-        "Data Catalog. Exit code 0 when the counts reconcile, 1 when they do not, 2 for bad input.",
+        "Data Catalog and the run's counts published as CloudWatch metrics. A run over the quality gate's thresholds "
+        "keeps what it wrote (the quarantine holds the evidence) and exits 3 with one line naming the threshold. "
+        "Exit code 0 when the counts reconcile, 1 when they do not, 2 for bad input, 3 over the gate.",
         epilog="example: ecom-etl batch --input s3://ecom-raw/orders/ --warehouse s3://ecom-lake/lake "
         "--endpoint-url http://127.0.0.1:4566",
     )
@@ -35,6 +38,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summary-json", metavar="PATH", help="also write the run summary as JSON to PATH (local or s3://)")
     p.add_argument("--full-refresh", action="store_true", help="read every input file, also those loaded before")
     common.add_aws_options(p, names=False)
+    common.add_gate_options(p, "batch")
     p.set_defaults(run=run)
 
 
@@ -50,6 +54,8 @@ def format_summary(summary: BatchSummary) -> str:
     lines += [f"  {reason:<30} {n:>10,}" for reason, n in summary.quarantine_reasons.items()]
     lines.append("read = kept + duplicates + quarantined: " + ("ok" if summary.reconciles else "MISMATCH"))
     lines += [f"  {problem}" for problem in summary.problems]
+    gate = "ok" if not summary.gate_breaches else "FAILED"
+    lines.append(f"quality gate: {gate} ({', '.join(f'{k} {v}' for k, v in summary.gate.items() if v)})")
     lines.append(f"unknown customer {summary.unknown_customer_rows:>12,} of the kept rows")
     rebuilt = f"rebuilt now: {', '.join(summary.gold_rebuilt)}" if summary.gold_rebuilt else "already up to date"
     lines.append(f"gold tables, at silver version {summary.silver_version} ({rebuilt}):")
@@ -63,10 +69,12 @@ def format_summary(summary: BatchSummary) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ecom_etl.batch import run_batch
+    from ecom_etl.quality import gate_message
     from ecom_etl.sources import find_input
     from ecom_etl.storage import Storage
 
     settings = common.settings(args)
+    gate = common.gate(args, "batch")
     if args.input is not None:
         find_input(Storage(settings), args.input)  # before Spark starts: a wrong path fails at once
     spark = common.session(settings, "ecom-etl batch")
@@ -79,8 +87,12 @@ def run(args: argparse.Namespace) -> int:
         args.database,
         full_refresh=args.full_refresh,
         register=bool(settings.endpoint_url),
+        gate=gate,
+        metrics_job=args.job_name if settings.endpoint_url else None,
     )
     print(format_summary(summary))
     if args.summary_json:
         Storage(settings).write_text(args.summary_json, json.dumps(summary.to_dict(), indent=2, default=str))
-    return 0 if summary.reconciles else 1
+    if summary.reconciles and summary.gate_breaches:
+        print(f"ecom-etl: {gate_message(summary.gate_breaches)}", file=sys.stderr)
+    return summary.exit_code

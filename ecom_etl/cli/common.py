@@ -15,6 +15,8 @@ from ecom_etl.settings import Settings
 if TYPE_CHECKING:  # pyspark is imported when a command needs Spark, not to print --help
     from pyspark.sql import SparkSession
 
+    from ecom_etl.quality import Gate
+
 BUILTIN_DATA = os.path.join("data", "generated")
 BUILTIN_ROWS = 100_000
 BUILTIN_SEED = 42
@@ -88,3 +90,36 @@ def builtin_data(spark: SparkSession) -> str:
         progress(f"generating the built-in data ({BUILTIN_ROWS:,} rows) ...")
         generate(spark, BUILTIN_ROWS, BUILTIN_DATA, BUILTIN_SEED)
     return BUILTIN_DATA
+
+
+def add_gate_options(parser: argparse.ArgumentParser, job: str, batch: bool = True) -> None:
+    """The quality gate's thresholds (docs/data-quality.md); unset, the template's `job` has them."""
+    parser.add_argument(
+        "--job-name",
+        default=f"ecom-{job}",
+        help="the job the run's CloudWatch metrics are of (default: %(default)s, the template's); metrics are "
+        "published when there is an AWS endpoint",
+    )
+    where = f"(default: the {job} job's in infra/cloudformation/platform.yaml)"
+    parser.add_argument(
+        "--max-quarantined-share", metavar="SHARE", help=f"largest share of the lines read to quarantine {where}"
+    )
+    parser.add_argument(
+        "--max-reason-shares",
+        metavar="REASON=SHARE,...",
+        help=f"largest share of the lines read to quarantine for a reason {where}; '' checks none",
+    )
+    if batch:
+        parser.add_argument(
+            "--min-lines-per-file", metavar="N", help=f"fewest lines per new file that is not empty {where}"
+        )
+
+
+def gate(args: argparse.Namespace, job: str) -> Gate:
+    """The gate of the options given, else of the template's job arguments (Local = AWS)."""
+    from ecom_etl import template
+    from ecom_etl.quality import GATE_ARGUMENTS, Gate
+
+    values = template.default_arguments(job, GATE_ARGUMENTS)
+    values.update({name: getattr(args, name) for name in GATE_ARGUMENTS if getattr(args, name, None) is not None})
+    return Gate.from_arguments(values)

@@ -14,7 +14,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         description="Read the Kinesis stream shard by shard in micro-batches and write each through the batch "
         "job's cleaning into the lake and the DynamoDB tables; rebuild gold when silver has changed, at most every "
         "--gold-every. Stops on Ctrl-C; a restart resumes from the checkpoint, writing nothing twice. A checkpoint "
-        "belongs to one stream: against a recreated stream the job stops and says how to start over.",
+        "belongs to one stream: against a recreated stream the job stops and says how to start over. With an AWS "
+        "endpoint each micro-batch publishes its counts as CloudWatch metrics; a micro-batch over the quality gate "
+        "says so in its line and its metrics, and the job goes on.",
     )
     common.add_aws_options(p)
     p.add_argument(
@@ -32,6 +34,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gold-every", default="5m", help="rebuild gold at most this often (default: %(default)s)")
     p.add_argument("--stop-when-idle", action="store_true", help="exit once a trigger finds no new records")
+    common.add_gate_options(p, "stream", batch=False)
     p.set_defaults(run=run)
 
 
@@ -40,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ecom_etl.stream.runner import run_stream
 
     settings = common.settings(args)
+    gate = common.gate(args, "stream")
     trigger, gold_every = common.seconds(args.trigger), common.seconds(args.gold_every)
     lake = Lake.at(args.warehouse)
     checkpoint = args.checkpoint or lake.checkpoint(settings.stream)
@@ -58,5 +62,7 @@ def run(args: argparse.Namespace) -> int:
         common.progress,
         gold_every,
         args.reset_checkpoint,
+        gate=gate,
+        metrics_job=args.job_name if settings.endpoint_url else None,
     )
     return 0

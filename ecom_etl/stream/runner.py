@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
+from ecom_etl import quality
 from ecom_etl.gold import refresh_gold
 from ecom_etl.lake import Lake
 from ecom_etl.load import LoadResult
@@ -26,7 +28,8 @@ class BatchHandler:
     """process_batch with a progress line per batch, and a gold refresh at most every
     `gold_seconds` once silver has changed (and when the job stops): streamed lines reach gold
     without a batch run. The first refresh is due whatever happened: it also heals what a job that
-    died before its refresh left behind."""
+    died before its refresh left behind. Each batch is held to `gate` and, with `metrics_job`,
+    publishes its counts: a breach is a metric and a line, and the job goes on."""
 
     spark: SparkSession
     settings: Settings
@@ -34,20 +37,28 @@ class BatchHandler:
     app_id: str
     progress: Progress
     gold_seconds: float = DEFAULT_GOLD_SECONDS
+    gate: quality.Gate = quality.NO_GATE
+    metrics_job: str | None = None
     _changed: bool = True  # a job that died after a silver commit may have left gold behind
     _refreshed: float = field(default_factory=time.monotonic)
 
     def __call__(self, payloads: DataFrame, batch_id: int) -> LoadResult:
-        started, timer = time.perf_counter(), StageTimer()
+        at, started, timer = datetime.now(UTC), time.perf_counter(), StageTimer()
         result = process_batch(self.spark, payloads, batch_id, self.lake, self.settings, self.app_id, timer)
+        seconds = time.perf_counter() - started
         stages = ", ".join(f"{k} {v:.1f}" for k, v in timer.seconds.items())
         problems = "; ".join(result.mismatches())
+        breaches = self.gate.breaches(result)
         self.progress(
             f"batch {batch_id}: {result.raw_rows:,} records, {result.new_silver_rows:,} new lines, "
             f"{result.quarantined_rows + result.sink_rejected_rows:,} quarantined, "
-            f"{time.perf_counter() - started:.1f}s ({stages})"
+            f"{seconds:.1f}s ({stages})"
             + (f"; COUNTS DO NOT ADD UP: {problems}" if problems else "")
+            + (f"; {quality.gate_message(breaches)}" if breaches else "")
         )
+        if self.metrics_job:
+            data = quality.metric_data(self.metrics_job, result, seconds, breaches, at)
+            quality.publish(self.settings, data, self.progress)
         self._changed = self._changed or result.new_silver_rows > 0
         if self._changed and time.monotonic() - self._refreshed >= self.gold_seconds:
             self.refresh_gold()
@@ -73,11 +84,13 @@ def run_stream(
     reset_checkpoint: bool = False,
     driver: StreamDriver | None = None,
     stopped: threading.Event | None = None,
+    gate: quality.Gate = quality.NO_GATE,
+    metrics_job: str | None = None,
 ) -> int:
     """Process micro-batches until interrupted (or, with stop_when_idle, caught up). Returns batches run."""
     storage = Storage(settings)
     identity = bind(settings, storage, checkpoint, reset=reset_checkpoint)
-    handler = BatchHandler(spark, settings, lake, identity.app_id, progress, gold_seconds)
+    handler = BatchHandler(spark, settings, lake, identity.app_id, progress, gold_seconds, gate, metrics_job)
     driver = driver or local_driver(spark, settings, storage, checkpoint, trigger_seconds, max_records)
     done = driver.run(handler, stop_when_idle, stopped)
     handler.refresh_gold()
