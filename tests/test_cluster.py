@@ -80,25 +80,19 @@ def cluster(tmp_path):
     port = emulator.free_port()
     url = f"spark://127.0.0.1:{port}"
     started = []
+
+    def daemon(kind: str, *args: str, ready: str) -> None:
+        log = tmp_path / f"{kind.lower()}.log"
+        started.append(spark_class(f"org.apache.spark.deploy.{kind.lower()}.{kind}", *args, log=log, env=env))
+        wait_for(log, ready, started[-1])
+
     try:
-        log = tmp_path / "master.log"
-        master = spark_class(
-            "org.apache.spark.deploy.master.Master",
-            *("--host", "127.0.0.1", "--port", str(port), "--webui-port", "0"),
-            log=log,
-            env=env,
-        )
-        started.append(master)
-        wait_for(log, "I have been elected leader", master)
-        log = tmp_path / "worker.log"
-        worker = spark_class(
-            "org.apache.spark.deploy.worker.Worker",
+        daemon("Master", "--host", "127.0.0.1", "--port", str(port), "--webui-port", "0", ready="elected leader")
+        daemon(
+            "Worker",
             *("--host", "127.0.0.1", "--port", "0", "--webui-port", "0", "--cores", "2", "--memory", "2g", url),
-            log=log,
-            env=env,
+            ready="Successfully registered with master",
         )
-        started.append(worker)
-        wait_for(log, "Successfully registered with master", worker)
         yield url
     finally:
         for process in reversed(started):
