@@ -4,6 +4,7 @@ Spark (S3A, the Delta log store) alike."""
 
 import os
 import time
+from collections import Counter
 
 import pytest
 
@@ -120,3 +121,17 @@ def loaded(spark, aws, generated, tmp_path_factory):
 
     lake = Lake.at(str(tmp_path_factory.mktemp("warehouse")))
     return run_batch(spark, aws, generated, lake.root, database="e2e", progress=lambda _: None), lake
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Seconds per test module (setup, call and teardown), after the slowest tests: where a leg's
+    time goes (bench/results/tests.md)."""
+    seconds: Counter = Counter()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) in ("setup", "call", "teardown"):
+                seconds[report.nodeid.split("::")[0]] += report.duration
+    if seconds:
+        terminalreporter.write_sep("=", "seconds per module")
+        for module, total in seconds.most_common():
+            terminalreporter.write_line(f"{total:8.1f}s {module}")
