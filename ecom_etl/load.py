@@ -224,9 +224,8 @@ def observations_kept(spark: SparkSession) -> Iterator[None]:
 
 def bucket_bytes(files: list[sources.InputFile]) -> int:
     """The stretch of a file a second pass reads around each quarantined line: 4 KB, or more where
-    the input is so large that the stretches would be more than a million (the silver pass's
-    observation gathers them on the driver)."""
-    return max(4096, -(-sum(f.info.size for f in files) // 1_000_000))
+    the input is so large that the stretches would be more than 100,000."""
+    return max(4096, -(-sum(f.info.size for f in files) // 100_000))
 
 
 def bad_places(bucket: int) -> list[Column]:

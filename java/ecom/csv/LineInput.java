@@ -10,22 +10,15 @@ import java.util.Arrays;
  * so a reader of part of a file knows where each line starts.
  */
 final class LineInput {
-  static final int MAX_CHUNK = 1 << 18;
-
   private final InputStream in;
-  private final byte[] buffer;
+  private final byte[] buffer = new byte[1 << 18];
   private int next;
   private int limit;
   private long position; // offset of buffer[next] in the stream
 
-  /**
-   * `chunk` bytes are read at a time: a reader of a few bytes of a large file (the quarantine's
-   * second pass reads stretches of a few KB) reads about what it needs, not MAX_CHUNK per stretch.
-   */
-  LineInput(InputStream in, long position, int chunk) {
+  LineInput(InputStream in, long position) {
     this.in = in;
     this.position = position;
-    this.buffer = new byte[Math.max(16, Math.min(chunk, MAX_CHUNK))];
   }
 
   long position() {

@@ -59,10 +59,10 @@ final class PieceReader implements AutoCloseable {
     try {
       if (piece.gzip) {
         this.stream = new GZIPInputStream(opened, 1 << 16);
-        this.input = new LineInput(stream, 0, LineInput.MAX_CHUNK);
+        this.input = new LineInput(stream, 0);
       } else {
         this.stream = opened;
-        this.input = new LineInput(stream, startOfFirstLine((FSDataInputStream) opened), chunk());
+        this.input = new LineInput(stream, startOfFirstLine((FSDataInputStream) opened));
       }
       if (input.position() == 0) {
         input.skip(BOM);
@@ -74,18 +74,13 @@ final class PieceReader implements AutoCloseable {
     }
   }
 
-  /** Bytes to read at a time: about the piece, so that a short piece reads little past its end. */
-  private int chunk() {
-    return (int) Math.min(LineInput.MAX_CHUNK, piece.end - piece.start);
-  }
-
   /** Seeks to the first line that starts at or after the piece's start; returns its offset. */
   private long startOfFirstLine(FSDataInputStream in) throws IOException {
     if (piece.start == 0) {
       return 0;
     }
     in.seek(piece.start - 1);
-    LineInput probe = new LineInput(in, piece.start - 1, chunk());
+    LineInput probe = new LineInput(in, piece.start - 1);
     int before = probe.read();
     if (before == '\n' || (before == '\r' && probe.peek() != '\n')) {
       in.seek(piece.start);
