@@ -79,11 +79,11 @@ def run_batch(
     Only files not loaded before are read; rerunning the same input writes nothing. The run is
     held to `gate` (its breaches are in the summary: what it wrote stays, the caller fails the run)
     and, with `metrics_job`, publishes its counts as that job's CloudWatch metrics."""
+    lake = Lake.at(warehouse)
     try:
-        lake = Lake.at(warehouse)
         return _run(spark, settings, input_path, lake, database, progress, full_refresh, register, gate, metrics_job)
     except Exception as exc:  # a bad file found while Spark reads it, a lake it cannot write
-        known = explain(exc, reading=input_path, writing=Lake.at(warehouse).root)
+        known = explain(exc, reading=input_path, writing=lake.root)
         if known is None:
             raise
         raise known from None

@@ -111,7 +111,9 @@ def add_gate_options(parser: argparse.ArgumentParser, job: str, batch: bool = Tr
     )
     if batch:
         parser.add_argument(
-            "--min-lines-per-file", metavar="N", help=f"fewest lines per new file that is not empty {where}"
+            "--min-lines-per-file",
+            metavar="N",
+            help=f"fewest lines per new file that is not empty, on average over the run {where}",
         )
 
 
