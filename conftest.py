@@ -21,7 +21,7 @@ REAL_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shar
 def emulator_url() -> str:
     """Where the emulator answers once a test asks for AWS: a free port chosen now, so that the
     Spark session is built against it (S3A, the Delta log store) without waiting for it to start."""
-    from ecom_etl.stream import emulator
+    from ecom_etl.local import emulator
 
     return f"http://127.0.0.1:{emulator.free_port()}"
 
@@ -29,7 +29,7 @@ def emulator_url() -> str:
 @pytest.fixture(scope="session")
 def emulator_state(emulator_url, tmp_path_factory):
     """The emulator, in its own process, from the first test that needs AWS to the end of the run."""
-    from ecom_etl.stream import emulator
+    from ecom_etl.local import emulator
 
     state = str(tmp_path_factory.mktemp("emulator"))
     emulator.start(int(emulator_url.rsplit(":", 1)[1]), state_dir=state)
@@ -39,7 +39,7 @@ def emulator_state(emulator_url, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def emulator_pid(emulator_state) -> int:
-    from ecom_etl.stream import emulator
+    from ecom_etl.local import emulator
 
     return emulator.started_pid(emulator_state)
 
@@ -56,7 +56,7 @@ def aws(emulator_state, emulator_url):
 def platform(aws):
     """The emulator with the platform's stack deployed as `ecom-etl local up` deploys it: the
     stream, tables, the Delta log store's table and the buckets under the template's names."""
-    from ecom_etl.stream import emulator
+    from ecom_etl.local import emulator
 
     emulator.deploy_platform(aws, "ecom", shards=1, progress=lambda _: None)
     return aws
@@ -81,7 +81,7 @@ TEST_SESSION_CONF = {"spark.databricks.delta.delta.log.cacheSize": "3", "delta.l
 def spark(emulator_url):
     """The session every test shares: local[2], two shuffle partitions, no UI, S3 on the emulator's
     address (the emulator itself starts only for tests that ask for `aws`)."""
-    from ecom_etl.runtime import local_session
+    from ecom_etl.runtime.session import local_session
     from ecom_etl.settings import Settings, SparkSettings
 
     session = local_session(
@@ -106,7 +106,7 @@ def real_data_dir() -> str:
 @pytest.fixture(scope="session")
 def generated(spark, tmp_path_factory) -> str:
     """A small generated data set, one CSV per day (made once per test run)."""
-    from ecom_etl.generate import write_csv_by_day
+    from ecom_etl.local.generate import write_csv_by_day
 
     out = str(tmp_path_factory.mktemp("generated"))
     write_csv_by_day(spark, GENERATED_ROWS, out, seed=GENERATED_SEED)
@@ -116,8 +116,8 @@ def generated(spark, tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def loaded(spark, aws, generated, tmp_path_factory):
     """One batch run over all generated files, registered in the emulator's catalog: (summary, lake)."""
-    from ecom_etl.batch import run_batch
-    from ecom_etl.lake import Lake
+    from ecom_etl.lake.batch import run_batch
+    from ecom_etl.lake.layout import Lake
 
     lake = Lake.at(str(tmp_path_factory.mktemp("warehouse")))
     return run_batch(spark, aws, generated, lake.root, database="e2e", progress=lambda _: None), lake

@@ -15,7 +15,7 @@ import sys
 
 import duckdb
 
-from ecom_etl.schema import NON_MERCHANDISE_CODES, NON_MERCHANDISE_PREFIX
+from ecom_etl.core.schema import NON_MERCHANDISE_CODES, NON_MERCHANDISE_PREFIX
 
 WHITESPACE = " \t\n\x0b\f\r"
 

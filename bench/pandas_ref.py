@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecom_etl.schema import HEADER, NON_MERCHANDISE_CODES, NON_MERCHANDISE_PREFIX
+from ecom_etl.core.schema import HEADER, NON_MERCHANDISE_CODES, NON_MERCHANDISE_PREFIX
 
 WHITESPACE = " \t\n\x0b\f\r"
 SEASONS = {

@@ -20,12 +20,12 @@ from datetime import UTC
 
 from common import REAL_DATA, append_section, machine, median, percentile
 
-from ecom_etl import csv_records, wire
-from ecom_etl.lake import Lake
+from ecom_etl.core import csv_records, wire
+from ecom_etl.lake.layout import Lake
+from ecom_etl.local import emulator
 from ecom_etl.progress import StageTimer
-from ecom_etl.runtime import local_session
+from ecom_etl.runtime.session import local_session
 from ecom_etl.settings import Settings
-from ecom_etl.stream import emulator
 from ecom_etl.stream.process import process_batch
 from ecom_etl.stream.records import PAYLOAD_DDL
 from ecom_etl.stream.runner import run_stream
@@ -91,7 +91,7 @@ def sink_split(spark, base: Settings, lines: list[Line], size: int, runs: int, e
     Python process, so its CPU is a floor under the batch's time that no client change moves."""
     from datetime import datetime
 
-    from ecom_etl.load import load_records
+    from ecom_etl.lake.load import load_records
     from ecom_etl.stream import dynamo
     from ecom_etl.stream.records import payloads_to_records
 

@@ -69,7 +69,7 @@ def kind(pid: int, table: dict[int, tuple[int, float, str]]) -> str:
     parent, _, cmd = table[pid]
     if is_pytest(cmd):
         return "pytest"
-    if "ecom_etl.stream.emulator" in cmd:
+    if "ecom_etl.local.emulator" in cmd:
         return "emulator"
     if "pyspark.daemon" in cmd or "pyspark/daemon" in cmd or "pyspark.worker" in cmd:
         return "Spark's Python workers"

@@ -14,11 +14,11 @@ CloudWatch as metrics of the job. Exit 1 when the counts do not reconcile, 3 ove
 import json
 import sys
 
-from ecom_etl.batch import run_batch
-from ecom_etl.quality import GATE_ARGUMENTS, Gate, gate_message
+from ecom_etl.lake.batch import run_batch
+from ecom_etl.lake.quality import GATE_ARGUMENTS, Gate, gate_message
+from ecom_etl.lake.sources import find_input
+from ecom_etl.lake.storage import Storage
 from ecom_etl.settings import Settings
-from ecom_etl.sources import find_input
-from ecom_etl.storage import Storage
 from glue_runtime import argv0, exit_on_input_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "input_path", "warehouse_path"]

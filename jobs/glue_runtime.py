@@ -2,7 +2,7 @@
 
 On Glue: getResolvedOptions, GlueContext and Job.init/commit. Elsewhere (spark-submit, a laptop):
 argparse with Glue's `--NAME value` convention and the library's local SparkSession. Which one is
-decided from the runtime (ecom_etl.runtime.on_glue), not from whether `awsglue` imports.
+decided from the runtime (ecom_etl.runtime.session.on_glue), not from whether `awsglue` imports.
 """
 
 import argparse
@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from pyspark.sql import SparkSession
 
-from ecom_etl import runtime
+from ecom_etl.runtime import session as runtime
 from ecom_etl.settings import Settings
 
 

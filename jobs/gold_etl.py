@@ -9,9 +9,9 @@ its schedule whatever happened to them.
 
 import sys
 
-from ecom_etl.catalog import register_tables
-from ecom_etl.gold import refresh_gold
-from ecom_etl.lake import Lake
+from ecom_etl.lake.catalog import register_tables
+from ecom_etl.lake.gold import refresh_gold
+from ecom_etl.lake.layout import Lake
 from ecom_etl.settings import Settings
 from glue_runtime import exit_on_input_error, job_session, resolve_args
 

@@ -8,8 +8,8 @@ travel, longer than the stream job may lag).
 
 import sys
 
-from ecom_etl.lake import Lake
-from ecom_etl.maintain import RETENTION_HOURS, maintain
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.maintain import RETENTION_HOURS, maintain
 from ecom_etl.settings import Settings
 from glue_runtime import exit_on_input_error, job_session, resolve_args
 

@@ -13,9 +13,9 @@ BatchHandler with the driver of the local Spark.
 import sys
 
 from ecom_etl.errors import EtlInputError
-from ecom_etl.lake import Lake
-from ecom_etl.quality import Gate
-from ecom_etl.runtime import on_glue
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.quality import Gate
+from ecom_etl.runtime.session import on_glue
 from ecom_etl.settings import Settings
 from ecom_etl.stream.drivers import GlueDriver
 from ecom_etl.stream.runner import DEFAULT_GOLD_SECONDS, run_stream

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_etl.schema import CLEAN_COLUMNS, RECORD_DDL, SILVER_COLUMNS
+from ecom_etl.core.schema import CLEAN_COLUMNS, RECORD_DDL, SILVER_COLUMNS
 
 SILVER_DDL = (
     "invoice_no string, stock_code string, description string, quantity int, invoice_ts timestamp, "

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from chispa import assert_df_equality
 
-from ecom_etl.aggregates import gold_aggregates, gold_tables
-from ecom_etl.schema import REVENUE_MEASURES, REVENUE_TABLES, TOP_PRODUCTS_COLUMNS
+from ecom_etl.core.aggregates import gold_aggregates, gold_tables
+from ecom_etl.core.schema import REVENUE_MEASURES, REVENUE_TABLES, TOP_PRODUCTS_COLUMNS
 from tests.builders import silver_line, silver_lines
 
 D = Decimal

@@ -12,12 +12,13 @@ from decimal import Decimal
 
 import pytest
 
-from ecom_etl.lake import Lake
-from ecom_etl.stream import api as api_module
-from ecom_etl.stream import dynamo, emulator
-from ecom_etl.stream.post_body import nesting_depth
+from ecom_etl.api.post_body import nesting_depth
+from ecom_etl.api.server import make_server
+from ecom_etl.lake.layout import Lake
+from ecom_etl.local import emulator
+from ecom_etl.api import handlers as api_module
+from ecom_etl.stream import dynamo
 from ecom_etl.stream.runner import run_stream
-from ecom_etl.stream.server import make_server
 
 GOOD = {
     "InvoiceNo": "580001",
@@ -319,7 +320,7 @@ def dynamodb_item_bytes(item: dict) -> int:
 
 @pytest.mark.one_stack
 def test_the_largest_line_the_item_limit_passes_makes_an_item_dynamodb_holds():
-    from ecom_etl.contract import DYNAMODB_ITEM_BYTES, KEY_LIMITS, sink_problems
+    from ecom_etl.core.contract import DYNAMODB_ITEM_BYTES, KEY_LIMITS, sink_problems
     from ecom_etl.stream.dynamo import invoice_item
 
     line = {name: "K" * limit for name, limit in KEY_LIMITS.items()}  # every key at its limit

@@ -10,12 +10,12 @@ import uuid
 import pytest
 from chispa import assert_df_equality
 
-from ecom_etl.batch import run_batch
-from ecom_etl.lake import Lake
-from ecom_etl.stream import emulator
+from ecom_etl.api.server import make_server
+from ecom_etl.lake.batch import run_batch
+from ecom_etl.lake.layout import Lake
+from ecom_etl.local import emulator
 from ecom_etl.stream.kinesis_source import readers
 from ecom_etl.stream.runner import run_stream
-from ecom_etl.stream.server import make_server
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from its stretch alone."""
 
 import pytest
 
-from ecom_etl.batch import run_batch
-from ecom_etl.lake import Lake
+from ecom_etl.lake.batch import run_batch
+from ecom_etl.lake.layout import Lake
 
 pytestmark = pytest.mark.slow  # writes and reads 2.2 GB
 

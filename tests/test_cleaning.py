@@ -6,8 +6,8 @@ from decimal import Decimal
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from ecom_etl.cleaning import REASON_BITS, clean_lines, distinct_lines, parse_lines, quarantined_lines, reasons_of
-from ecom_etl.schema import CLEAN_COLUMNS, QUARANTINE_COLUMNS
+from ecom_etl.core.cleaning import REASON_BITS, clean_lines, distinct_lines, parse_lines, quarantined_lines, reasons_of
+from ecom_etl.core.schema import CLEAN_COLUMNS, QUARANTINE_COLUMNS
 from tests.builders import raw, raw_lines
 
 CLEAN_DDL = (

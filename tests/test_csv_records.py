@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ecom_etl import csv_records, wire
-from ecom_etl.csv_records import HeaderError, file_lines, file_records, one_record
+from ecom_etl.core import csv_records, wire
+from ecom_etl.core.csv_records import HeaderError, file_lines, file_records, one_record
 
 pytestmark = pytest.mark.one_stack  # no Spark, no Delta, no Glue stack: runs on the Glue 5.1 leg only
 

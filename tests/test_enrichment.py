@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
-from ecom_etl.enrichment import enrich
-from ecom_etl.schema import CLEAN_COLUMNS, SILVER_COLUMNS
+from ecom_etl.core.enrichment import enrich
+from ecom_etl.core.schema import CLEAN_COLUMNS, SILVER_COLUMNS
 from tests.builders import silver_line, silver_lines
 
 

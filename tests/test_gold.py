@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from ecom_etl import delta, gold
-from ecom_etl.lake import Lake
-from ecom_etl.schema import GOLD_TABLES
+from ecom_etl.core.schema import GOLD_TABLES
+from ecom_etl.lake import delta, gold
+from ecom_etl.lake.layout import Lake
 from tests.builders import silver_line, silver_lines
 
 

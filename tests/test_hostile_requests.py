@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
+from ecom_etl.api.server import make_server, route
 from ecom_etl.settings import Settings
-from ecom_etl.stream.server import make_server, route
 
 pytestmark = pytest.mark.one_stack  # no Spark, no Delta, no Glue stack: runs on the Glue 5.1 leg only
 

@@ -16,20 +16,24 @@ import pytest
 from chispa import assert_df_equality
 from packaging.specifiers import SpecifierSet
 
-from ecom_etl import artifacts, catalog, delta_log_store, jvm, settings, sources, template
-from ecom_etl.glue_local import GLUE_ONLY
-from ecom_etl.lake import Lake
-from ecom_etl.runtime import SESSION_CONF
-from ecom_etl.stream import dynamo, pages
+from ecom_etl import settings
+from ecom_etl.api import pages
+from ecom_etl.api.server import ROUTES
+from ecom_etl.lake import catalog, sources
+from ecom_etl.lake.layout import Lake
+from ecom_etl.local import artifacts, checkout, template
+from ecom_etl.local.glue_local import GLUE_ONLY
+from ecom_etl.runtime import delta_log_store, jvm
+from ecom_etl.runtime.session import SESSION_CONF
+from ecom_etl.stream import dynamo
 from ecom_etl.stream.drivers import GlueDriver
-from ecom_etl.stream.server import ROUTES
 
-ROOT = str(template.REPO_ROOT)
+ROOT = str(checkout.ROOT)
 sys.path.insert(0, os.path.join(ROOT, "jobs"))
 
 TPL = template.load()
 RESOURCES = TPL["Resources"]
-# Where a deployment's code is (ecom_etl/artifacts.py), and this checkout's copy of each kind.
+# Where a deployment's code is (ecom_etl/local/artifacts.py), and this checkout's copy of each kind.
 CODE = "s3://${ArtifactsBucket}/${CodePrefix}/"
 CHECKOUT = {"jobs": os.path.join(ROOT, "jobs"), "jars": str(jvm.JAR.parent)}
 LAKE_JOBS = ("BatchJob", "StreamJob", "GoldJob", "MaintenanceJob")  # every job that commits to the lake
@@ -95,7 +99,7 @@ def job_role(job: str) -> str:
 
 
 def spark_conf(job: dict) -> dict[str, str]:
-    """A job's --conf as Glue (and ecom_etl/glue_local.py) reads it: `A=B --conf C=D ...`."""
+    """A job's --conf as Glue (and ecom_etl/local/glue_local.py) reads it: `A=B --conf C=D ...`."""
     parts = [c.strip() for c in text(job["DefaultArguments"]["--conf"]).split("--conf") if c.strip()]
     return dict(part.split("=", 1) for part in parts)
 
@@ -195,7 +199,7 @@ def test_the_delta_log_table_has_the_log_stores_keys_and_every_lake_job_commits_
     assert wanted["spark.delta.logStore.s3.impl"] == wanted["spark.delta.logStore.s3a.impl"] == delta_log_store.CLASS
     assert wanted["spark.hadoop.ecom.delta.log.table"] == "${DeltaLogTable}"
     # The calls the log store makes (its Java source) are exactly what the jobs' roles allow on the table.
-    java = (jvm.JAVA / "ecom" / "delta" / "DynamoDBLogStore.java").read_text(encoding="utf-8")
+    java = (checkout.JAVA / "ecom" / "delta" / "DynamoDBLogStore.java").read_text(encoding="utf-8")
     calls = {f"dynamodb:{c[0].upper()}{c[1:]}" for c in re.findall(r"\bdynamo\.(\w+)\(", java)}
     assert calls == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
     jobs = props("AWS::Glue::Job")
@@ -431,7 +435,7 @@ def test_the_wheel_installs_on_the_python_of_every_glue_version_and_of_the_lambd
     assert sorted(GLUE_PYTHON) == sorted(TPL["Parameters"]["GlueVersion"]["AllowedValues"])
     runtimes = {f["Runtime"] for f in props("AWS::Lambda::Function").values()}
     assert runtimes == {"python3.13"}
-    wheel = artifacts.build_wheel(template.REPO_ROOT, str(tmp_path))
+    wheel = artifacts.build_wheel(checkout.ROOT, str(tmp_path))
     with zipfile.ZipFile(wheel) as whl:
         (metadata,) = [n for n in whl.namelist() if n.endswith(".dist-info/METADATA")]
         requires = email.parser.Parser().parsestr(whl.read(metadata).decode())["Requires-Python"]
@@ -528,8 +532,8 @@ def test_the_stream_jobs_role_allows_exactly_the_dynamodb_calls_its_sink_makes(a
     from datetime import datetime
     from decimal import Decimal
 
+    from ecom_etl.local import emulator
     from ecom_etl.settings import Settings
-    from ecom_etl.stream import emulator
 
     names = aws.named(customers_table="role-check-customers", invoices_table="role-check-invoices")
     emulator.create_resources(names.named(stream="role-check"), shards=1)
@@ -599,7 +603,7 @@ def named_queries() -> dict[str, str]:
 @pytest.mark.slow
 def test_athena_named_queries_give_the_gold_tables_numbers(spark, loaded):
     """The template's Athena queries run against gold tables a batch run wrote."""
-    from ecom_etl.query import register_views, run_sql
+    from ecom_etl.lake.query import register_views, run_sql
 
     _, lake = loaded
     tables = register_views(spark, lake)
@@ -628,7 +632,7 @@ def test_the_api_lambda_package_imports_without_spark():
     """Lambda gets the wheel and boto3, nothing else: the handlers must not need pyspark."""
     import subprocess
 
-    code = "import sys; sys.modules['pyspark'] = None; import ecom_etl.stream.api"
+    code = "import sys; sys.modules['pyspark'] = None; import ecom_etl.api.handlers"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
 
@@ -674,9 +678,12 @@ def test_deploy_to_the_emulator_then_destroy(aws, capsys):
     assert all(k.startswith(prefix + "/") for k in keys)
     body = s3.get_object(Bucket=artifacts_bucket, Key=wheel)["Body"].read()
     with zipfile.ZipFile(io.BytesIO(body)) as whl:
-        assert {"ecom_etl/stream/api.py", "ecom_etl/wire.py", "ecom_etl/contract.py", "ecom_etl/csv_records.py"} <= set(
-            whl.namelist()
-        )
+        assert {
+            "ecom_etl/api/handlers.py",
+            "ecom_etl/core/wire.py",
+            "ecom_etl/core/contract.py",
+            "ecom_etl/core/csv_records.py",
+        } <= set(whl.namelist())
 
     # What the emulator models, with the template's settings.
     for bucket in ("RawBucket", "LakeBucket", "AthenaResultsBucket", "AccessLogsBucket"):
@@ -697,7 +704,7 @@ def test_deploy_to_the_emulator_then_destroy(aws, capsys):
     lam = aws.client("lambda")
     for function in FUNCTIONS:
         config = lam.get_function_configuration(FunctionName=phys[function])
-        assert config["Runtime"] == "python3.13" and config["Handler"].startswith("ecom_etl.stream.api.")
+        assert config["Runtime"] == "python3.13" and config["Handler"].startswith("ecom_etl.api.handlers.")
         assert config["Environment"]["Variables"]["STREAM_NAME"] == phys["OrdersStream"]
         log_group = aws.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{phys[function]}")
         assert log_group["logGroups"][0]["retentionInDays"] == 90
@@ -750,7 +757,7 @@ def stack_parameters(aws, stack: str) -> dict[str, str]:
     return {p["ParameterKey"]: p["ParameterValue"] for p in described.get("Parameters", [])}
 
 
-# What the build reads (ecom_etl/artifacts.py SOURCES, and what setup.cfg includes in the wheel).
+# What the build reads (ecom_etl/local/artifacts.py SOURCES, and what setup.cfg includes in the wheel).
 BUILD_SOURCES = ("ecom_etl", "jobs", "java", "infra", "setup.cfg", "pyproject.toml", "README.md")
 
 
@@ -768,7 +775,7 @@ def copy_sources(to: Path) -> Path:
 @pytest.mark.slow
 def test_a_code_change_redeploys_the_code_and_an_unchanged_checkout_changes_nothing(aws, tmp_path):
     """Only a second deploy shows that the code is content-addressed: a change redeploys, no change changes nothing."""
-    from ecom_etl.deploy import deploy, destroy
+    from ecom_etl.local.deploy import deploy, destroy
 
     stack, lines = "ecomcode", []
     lam = aws.client("lambda")

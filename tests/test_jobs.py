@@ -10,7 +10,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "jobs"))
 
-from ecom_etl.runtime import on_glue  # noqa: E402
+from ecom_etl.runtime.session import on_glue  # noqa: E402
 from glue_runtime import resolve_args  # noqa: E402
 
 
@@ -102,7 +102,7 @@ def start_job_run(aws, *arguments: str) -> subprocess.CompletedProcess:
 def test_the_templates_batch_job_run_locally_writes_the_same_tables_as_the_library(spark, platform, generated, loaded):
     """The template's job (spark-submit, its DefaultArguments, its s3:// lake) writes what the library writes."""
     aws = platform
-    from ecom_etl.lake import Lake
+    from ecom_etl.lake.layout import Lake
     from tests.test_pipeline import assert_same_lake
 
     summary, lake = loaded

@@ -8,13 +8,13 @@ from datetime import datetime
 import pytest
 from chispa import assert_df_equality
 
-from ecom_etl import contract, csv_records
-from ecom_etl.batch import run_batch
-from ecom_etl.lake import Lake
-from ecom_etl.schema import CLEAN_COLUMNS, HEADER, RAW_FIELDS, RAW_LINE
-from ecom_etl.storage import Storage
-from ecom_etl.stream import emulator
-from ecom_etl.stream.post_body import PROBLEM, check_line
+from ecom_etl.api.post_body import PROBLEM, check_line
+from ecom_etl.core import contract, csv_records
+from ecom_etl.core.schema import CLEAN_COLUMNS, HEADER, RAW_FIELDS, RAW_LINE
+from ecom_etl.lake.batch import run_batch
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.storage import Storage
+from ecom_etl.local import emulator
 from ecom_etl.stream.producer import file_records, produce
 from ecom_etl.stream.runner import run_stream
 

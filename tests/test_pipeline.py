@@ -11,11 +11,12 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from ecom_etl import cli, delta, load
-from ecom_etl.batch import run_batch
-from ecom_etl.generate import write_csv_by_day
-from ecom_etl.lake import Lake
-from ecom_etl.schema import GOLD_TABLES, QUARANTINE_COLUMNS, SILVER_COLUMNS, TOP_PRODUCTS_COLUMNS
+from ecom_etl import cli
+from ecom_etl.core.schema import GOLD_TABLES, QUARANTINE_COLUMNS, SILVER_COLUMNS, TOP_PRODUCTS_COLUMNS
+from ecom_etl.lake import delta, load
+from ecom_etl.lake.batch import run_batch
+from ecom_etl.lake.layout import Lake
+from ecom_etl.local.generate import write_csv_by_day
 from tests.builders import GENERATED_ROWS as ROWS
 from tests.builders import GENERATED_SEED
 
@@ -371,8 +372,8 @@ def test_the_gold_tables_redshift_reads_have_their_symlink_manifests(loaded):
     """infra/redshift/load_gold.sql reads these tables through the manifests each gold build writes."""
     import re
 
-    from ecom_etl.gold import SPECTRUM_TABLES
-    from ecom_etl.template import REPO_ROOT
+    from ecom_etl.lake.gold import SPECTRUM_TABLES
+    from ecom_etl.local.checkout import ROOT as REPO_ROOT
 
     _, lake = loaded
     sql = (REPO_ROOT / "infra" / "redshift" / "load_gold.sql").read_text()

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.stub import Stubber
 
-from ecom_etl import cli, template
+from ecom_etl import cli
 from ecom_etl.errors import EtlInputError
-from ecom_etl.lake import Lake
-from ecom_etl.load import LoadResult
-from ecom_etl.quality import GATE_ARGUMENTS, GATE_EXIT, NAMESPACE, Gate, metric_data, publish
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.load import LoadResult
+from ecom_etl.lake.quality import GATE_ARGUMENTS, GATE_EXIT, NAMESPACE, Gate, metric_data, publish
+from ecom_etl.local import template
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 

@@ -75,7 +75,7 @@ def test_statements_are_read_from_standard_input(capsys, monkeypatch, loaded):
 
 
 def test_an_empty_warehouse_says_what_to_do(capsys, spark, tmp_path):
-    from ecom_etl.lake import Lake
+    from ecom_etl.lake.layout import Lake
 
     code, _, err = sql(capsys, Lake.at(str(tmp_path)), "SELECT 1")
     assert code == 2 and "run `ecom-etl batch` first" in err

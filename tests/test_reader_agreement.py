@@ -12,9 +12,10 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecom_etl import csv_records, sources
+from ecom_etl.core import csv_records
+from ecom_etl.lake import sources
+from ecom_etl.lake.storage import Storage
 from ecom_etl.settings import Settings
-from ecom_etl.storage import Storage
 
 HEADER = b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 HEADERS = [

@@ -2,10 +2,10 @@
 
 import pytest
 
-from ecom_etl.batch import run_batch
-from ecom_etl.lake import Lake
-from ecom_etl.quality import GATE_ARGUMENTS, Gate
-from ecom_etl.template import default_arguments
+from ecom_etl.lake.batch import run_batch
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.quality import GATE_ARGUMENTS, Gate
+from ecom_etl.local.template import default_arguments
 
 pytestmark = pytest.mark.slow  # the whole real data set through the batch job
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ecom_etl.lake import Lake
-from ecom_etl.report import ReportData, collect, figures, money, render, run_summaries, write_report
-from ecom_etl.storage import Storage
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.storage import Storage
+from ecom_etl.report.collect import ReportData, collect, figures, money, render, run_summaries, write_report
 
 TITLES = (
     "Monthly revenue: net, gross and returns",

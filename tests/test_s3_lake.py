@@ -11,10 +11,10 @@ from datetime import datetime
 import pytest
 
 from ecom_etl import cli
-from ecom_etl.batch import run_batch
-from ecom_etl.lake import Lake
-from ecom_etl.storage import Storage
-from ecom_etl.stream import emulator
+from ecom_etl.lake.batch import run_batch
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.storage import Storage
+from ecom_etl.local import emulator
 from ecom_etl.stream.producer import file_records, produce
 from ecom_etl.stream.runner import run_stream
 

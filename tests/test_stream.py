@@ -14,13 +14,14 @@ from datetime import datetime
 import pytest
 from chispa import assert_df_equality
 
-from ecom_etl.batch import run_batch
+from ecom_etl.core.schema import HEADER
 from ecom_etl.errors import EtlInputError
-from ecom_etl.lake import Lake
-from ecom_etl.schema import HEADER
+from ecom_etl.lake.batch import run_batch
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.storage import Storage
+from ecom_etl.local import emulator
 from ecom_etl.settings import Settings
-from ecom_etl.storage import Storage
-from ecom_etl.stream import dynamo, emulator
+from ecom_etl.stream import dynamo
 from ecom_etl.stream.producer import file_records, produce
 from ecom_etl.stream.runner import run_stream
 
@@ -250,7 +251,7 @@ def test_one_oversized_line_among_good_ones_is_quarantined_and_the_job_goes_on(s
 
 def test_a_micro_batchs_counts_reach_cloudwatch_and_a_breach_does_not_stop_the_job(spark, names, tmp_path):
     """A streamed micro-batch's counts read back from the emulator's CloudWatch; over the gate, the job goes on."""
-    from ecom_etl.quality import Gate
+    from ecom_etl.lake.quality import Gate
     from tests.test_quality import metrics
 
     good = [f"{600000 + i},85123A,WHITE HEART,1,2011-01-01 10:00,2.55,17850.0,UK" for i in range(3)]

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ecom_etl.batch import BatchSummary
 from ecom_etl.cli import common
+from ecom_etl.lake.batch import BatchSummary
 
 HELP = "raw CSV -> silver, quarantine and gold Delta tables"
 
@@ -68,10 +68,10 @@ def format_summary(summary: BatchSummary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.batch import run_batch
-    from ecom_etl.quality import gate_message
-    from ecom_etl.sources import find_input
-    from ecom_etl.storage import Storage
+    from ecom_etl.lake.batch import run_batch
+    from ecom_etl.lake.quality import gate_message
+    from ecom_etl.lake.sources import find_input
+    from ecom_etl.lake.storage import Storage
 
     settings = common.settings(args)
     gate = common.gate(args, "batch")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from typing import TYPE_CHECKING
 
 from ecom_etl.errors import EtlInputError
@@ -15,11 +14,12 @@ from ecom_etl.settings import Settings
 if TYPE_CHECKING:  # pyspark is imported when a command needs Spark, not to print --help
     from pyspark.sql import SparkSession
 
-    from ecom_etl.quality import Gate
+    from ecom_etl.lake.quality import Gate
 
+# Where the local commands keep their files, under the directory they are run in.
 BUILTIN_DATA = os.path.join("data", "generated")
-BUILTIN_ROWS = 100_000
-BUILTIN_SEED = 42
+DEMO_STREAM_DATA = os.path.join("data", "demo-stream")
+STATE_DIR = ".ecom-etl"  # the emulator's and the demo's pid files
 
 
 def add_aws_options(parser: argparse.ArgumentParser, names: bool = True) -> None:
@@ -49,10 +49,10 @@ def settings(args: argparse.Namespace) -> Settings:
 def session(settings: Settings, app: str) -> SparkSession:
     from pyspark.sql import SparkSession
 
-    from ecom_etl.runtime import local_session
+    from ecom_etl.runtime.session import local_session
 
     if SparkSession.getActiveSession() is None:
-        from ecom_etl.spark_packages import ivy_cache
+        from ecom_etl.runtime.packages import ivy_cache
 
         progress(f"starting Spark (the first start downloads the Delta and S3 jars into {ivy_cache()}) ...")
     return local_session(settings, app)
@@ -71,25 +71,11 @@ def seconds(text: str) -> float:
         raise EtlInputError(f"not a duration: {text!r} (use e.g. 5s, 500ms or 5m)") from None
 
 
-def generate(spark: SparkSession, rows: int, out: str, seed: int, first_invoice: int | None = None) -> list[str]:
-    from ecom_etl.generate import FIRST_INVOICE, write_csv_by_day
-
-    os.makedirs(out, exist_ok=True)
-    start = time.perf_counter()
-    files = write_csv_by_day(spark, rows, out, seed, first_invoice or FIRST_INVOICE)
-    progress(
-        f"wrote {rows:,} order lines (plus ≈1 % duplicates) in {len(files)} files to {out} "
-        f"in {time.perf_counter() - start:.1f}s"
-    )
-    return files
-
-
 def builtin_data(spark: SparkSession) -> str:
     """The built-in generated data (made on first use)."""
-    if not (os.path.isdir(BUILTIN_DATA) and os.listdir(BUILTIN_DATA)):
-        progress(f"generating the built-in data ({BUILTIN_ROWS:,} rows) ...")
-        generate(spark, BUILTIN_ROWS, BUILTIN_DATA, BUILTIN_SEED)
-    return BUILTIN_DATA
+    from ecom_etl.local.generate import BUILTIN_ROWS, BUILTIN_SEED, generated_once
+
+    return generated_once(spark, BUILTIN_DATA, BUILTIN_ROWS, BUILTIN_SEED, progress)
 
 
 def add_gate_options(parser: argparse.ArgumentParser, job: str, batch: bool = True) -> None:
@@ -119,8 +105,8 @@ def add_gate_options(parser: argparse.ArgumentParser, job: str, batch: bool = Tr
 
 def gate(args: argparse.Namespace, job: str) -> Gate:
     """The gate of the options given, else of the template's job arguments (Local = AWS)."""
-    from ecom_etl import template
-    from ecom_etl.quality import GATE_ARGUMENTS, Gate
+    from ecom_etl.lake.quality import GATE_ARGUMENTS, Gate
+    from ecom_etl.local import template
 
     values = template.default_arguments(job, GATE_ARGUMENTS)
     values.update({name: getattr(args, name) for name in GATE_ARGUMENTS if getattr(args, name, None) is not None})

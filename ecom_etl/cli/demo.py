@@ -23,7 +23,16 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.demo import run_demo
+    from ecom_etl.local.demo import run_demo
 
-    run_demo(args.warehouse, args.out, args.emulator_port, args.port, common.progress)
+    run_demo(
+        args.warehouse,
+        args.out,
+        args.emulator_port,
+        args.port,
+        common.progress,
+        data_dir=common.BUILTIN_DATA,
+        slice_dir=common.DEMO_STREAM_DATA,
+        state_dir=common.STATE_DIR,
+    )
     return 0

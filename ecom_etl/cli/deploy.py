@@ -37,7 +37,7 @@ def parse_parameters(items: list[str] | None) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.deploy import deploy, destroy
+    from ecom_etl.local.deploy import deploy, destroy
 
     settings = common.settings(args)
     poll = 0.5 if settings.endpoint_url else 5.0

@@ -22,8 +22,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.gold import refresh_gold
-    from ecom_etl.lake import Lake
+    from ecom_etl.lake.gold import refresh_gold
+    from ecom_etl.lake.layout import Lake
 
     settings = common.settings(args)
     state = refresh_gold(common.session(settings, "ecom-etl gold"), Lake.at(args.warehouse))

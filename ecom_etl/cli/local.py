@@ -68,9 +68,9 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from ecom_etl.stream import emulator
+    from ecom_etl.local import emulator
 
-    url = emulator.start(args.port)
+    url = emulator.start(args.port, common.STATE_DIR)
     settings = Settings.from_environment().at(url)
     out = emulator.deploy_platform(settings, args.stack, args.shards, common.progress)
     print(
@@ -83,14 +83,14 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    from ecom_etl.stream import emulator
+    from ecom_etl.local import emulator
 
-    common.progress("emulator stopped" if emulator.stop() else "no emulator was running")
+    common.progress("emulator stopped" if emulator.stop(common.STATE_DIR) else "no emulator was running")
     return 0
 
 
 def run_upload(args: argparse.Namespace) -> int:
-    from ecom_etl.storage import Storage
+    from ecom_etl.lake.storage import Storage
 
     if not os.path.isdir(args.folder):
         raise EtlInputError(f"not a folder: {args.folder}")
@@ -100,7 +100,7 @@ def run_upload(args: argparse.Namespace) -> int:
 
 
 def run_job(args: argparse.Namespace) -> int:
-    from ecom_etl.glue_local import parse_arguments, start_job_run
+    from ecom_etl.local.glue_local import parse_arguments, start_job_run
 
     settings = _emulator_settings(args)
     return start_job_run(settings, args.stack, args.job_name, parse_arguments(args.arguments), common.progress)
@@ -108,12 +108,12 @@ def run_job(args: argparse.Namespace) -> int:
 
 def _emulator_settings(args: argparse.Namespace) -> Settings:
     """The command's settings, pointed at the running emulator unless an endpoint was given."""
-    from ecom_etl.stream import emulator
+    from ecom_etl.local import emulator
 
     settings = common.settings(args)
     if settings.endpoint_url:
         return settings
-    url = emulator.running_url()
+    url = emulator.running_url(common.STATE_DIR)
     if url is None:
         raise EtlInputError("no emulator: start it with `ecom-etl local up` (or give --endpoint-url)")
     return settings.at(url)

@@ -24,8 +24,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.lake import Lake
-    from ecom_etl.maintain import maintain
+    from ecom_etl.lake.layout import Lake
+    from ecom_etl.lake.maintain import maintain
 
     settings = common.settings(args)
     done = maintain(

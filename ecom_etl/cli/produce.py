@@ -24,7 +24,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.storage import Storage
+    from ecom_etl.lake.storage import Storage
     from ecom_etl.stream.producer import file_records, produce
 
     settings = common.settings(args)

@@ -25,9 +25,9 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.lake import Lake
-    from ecom_etl.report import write_report
-    from ecom_etl.storage import Storage
+    from ecom_etl.lake.layout import Lake
+    from ecom_etl.lake.storage import Storage
+    from ecom_etl.report.collect import write_report
 
     settings = common.settings(args)
     out = write_report(

@@ -20,7 +20,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.stream.server import make_server
+    from ecom_etl.api.server import make_server
 
     server = make_server(common.settings(args), args.port)
     common.progress(f"serving the order API on http://127.0.0.1:{server.server_port} (Ctrl-C stops)")

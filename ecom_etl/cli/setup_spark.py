@@ -20,8 +20,9 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl import spark_packages
-    from ecom_etl.runtime import build_jar, install_spark_defaults
+    from ecom_etl.local.jar import build_jar
+    from ecom_etl.runtime import packages as spark_packages
+    from ecom_etl.runtime.session import install_spark_defaults
 
     common.progress(
         f"resolving the Delta and S3 jars (the first time, from Maven Central into {spark_packages.ivy_cache()}) ..."

@@ -66,8 +66,8 @@ def _interactive(answer: Callable[[str], None]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.lake import Lake
-    from ecom_etl.query import register_views, render, run_sql
+    from ecom_etl.lake.layout import Lake
+    from ecom_etl.lake.query import register_views, render, run_sql
 
     spark = common.session(common.settings(args), "ecom-etl sql")
     tables = register_views(spark, Lake.at(args.warehouse))

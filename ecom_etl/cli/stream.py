@@ -39,7 +39,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecom_etl.lake import Lake
+    from ecom_etl.lake.layout import Lake
     from ecom_etl.stream.runner import run_stream
 
     settings = common.settings(args)

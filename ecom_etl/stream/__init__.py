@@ -1,1 +1,5 @@
-"""The streaming path: API -> Kinesis -> micro-batches cleaned by the batch code -> Delta + DynamoDB."""
+"""The stream job: Kinesis (or files) -> micro-batches cleaned by the batch load -> Delta + DynamoDB,
+and the producer that puts order lines on the stream.
+
+May import: core, lake and the shared modules.
+"""

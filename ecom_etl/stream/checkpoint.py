@@ -15,8 +15,8 @@ import uuid
 from dataclasses import asdict, dataclass
 
 from ecom_etl.errors import EtlInputError
+from ecom_etl.lake.storage import Storage
 from ecom_etl.settings import Settings
-from ecom_etl.storage import Storage
 
 IDENTITY = "ecom-etl-stream.json"
 

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from pyspark.sql import DataFrame, SparkSession
 
+from ecom_etl.lake.storage import Storage
 from ecom_etl.settings import Settings
-from ecom_etl.storage import Storage
 from ecom_etl.stream.kinesis_source import Checkpoint, micro_batches
 from ecom_etl.stream.records import GLUE_RECORD_DDL, PAYLOAD_DDL, glue_payloads
 

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ecom_etl.lake.storage import Storage
 from ecom_etl.settings import Settings
-from ecom_etl.storage import Storage
 
 Record = tuple[bytes, str]  # (payload, source "kinesis:<stream>/<shard>/<sequence number>")
 

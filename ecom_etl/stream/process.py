@@ -10,9 +10,9 @@ from functools import partial
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 
-from ecom_etl.cleaning import dynamodb_rejects
-from ecom_etl.lake import Lake
-from ecom_etl.load import LoadResult, load_records
+from ecom_etl.core.cleaning import dynamodb_rejects
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.load import LoadResult, load_records
 from ecom_etl.progress import StageTimer
 from ecom_etl.settings import Settings
 from ecom_etl.stream import dynamo

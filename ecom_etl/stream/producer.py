@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
-from ecom_etl import csv_records, wire
+from ecom_etl.core import csv_records, wire
 from ecom_etl.errors import EtlInputError
+from ecom_etl.lake.storage import Storage
 from ecom_etl.progress import Progress
 from ecom_etl.settings import Settings
-from ecom_etl.storage import Storage
 
 MAX_RECORDS_PER_CALL = 500  # AWS's PutRecords limits
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024
@@ -40,7 +40,7 @@ def put_records(settings: Settings, entries: list[dict], kinesis: object = None)
 def file_records(storage: Storage, path: str) -> Iterator[dict]:
     """PutRecords entries for every record of a CSV file, directory or glob, in file order. Every
     header is checked before the first record is sent: a bad file sends nothing."""
-    from ecom_etl.sources import find_input, inspect
+    from ecom_etl.lake.sources import find_input, inspect
 
     files = [f for f in inspect(storage, find_input(storage, path)) if f.has_lines and not f.is_archive]
     for file in files:

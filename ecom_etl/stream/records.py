@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ecom_etl import wire
-from ecom_etl.schema import RECORD_DDL
-from ecom_etl.sources import batches
+from ecom_etl.core import wire
+from ecom_etl.core.schema import RECORD_DDL
+from ecom_etl.lake.sources import batches
 
 if TYPE_CHECKING:
     import pyarrow as pa

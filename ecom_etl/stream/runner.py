@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_etl import quality
-from ecom_etl.gold import refresh_gold
-from ecom_etl.lake import Lake
-from ecom_etl.load import LoadResult
+from ecom_etl.lake import quality
+from ecom_etl.lake.gold import refresh_gold
+from ecom_etl.lake.layout import Lake
+from ecom_etl.lake.load import LoadResult
+from ecom_etl.lake.storage import Storage
 from ecom_etl.progress import Progress, StageTimer
 from ecom_etl.settings import Settings
-from ecom_etl.storage import Storage
 from ecom_etl.stream.checkpoint import bind
 from ecom_etl.stream.drivers import StreamDriver, local_driver
 from ecom_etl.stream.process import process_batch
