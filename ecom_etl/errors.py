@@ -1,12 +1,21 @@
-"""The one error type a user should see, and the translation of known Spark failures into it."""
+"""The errors a user should see (one line each), and the translation of known Spark failures into them."""
 
 from __future__ import annotations
 
 import re
 
 
-class EtlInputError(Exception):
-    """Bad input or configuration; the CLI prints the message on one line and exits non-zero."""
+class EtlError(Exception):
+    """A failure the CLI reports in one line, without a trace."""
+
+
+class EtlInputError(EtlError):
+    """Bad input or configuration: the run's caller must change something (exit 2)."""
+
+
+class EtlWriteError(EtlError):
+    """The lake (or its catalog) refused a write: the input was fine, the run can be repeated once
+    the destination is (exit 1)."""
 
 
 # An EtlInputError raised in a Spark task (a file the JVM's reader or a Python worker cannot read)
@@ -18,8 +27,9 @@ _NO_BUCKET = re.compile(r"NoSuchBucket|The specified bucket does not exist")
 _DENIED = re.compile(r"AccessDenied|Permission denied|403 Forbidden")
 
 
-def explain(exc: BaseException, reading: str = "", writing: str = "") -> EtlInputError | None:
-    """An EtlInputError for a Spark failure caused by the input or the lake, None for anything else.
+def explain(exc: BaseException, reading: str = "", writing: str = "") -> EtlError | None:
+    """An EtlInputError for a Spark failure caused by the input, an EtlWriteError for one caused by the
+    lake, None for anything else.
     `reading` and `writing` (the input path and the lake's root) tell a failed read from a failed
     write when the error names the file."""
     text = str(exc)
@@ -31,10 +41,12 @@ def explain(exc: BaseException, reading: str = "", writing: str = "") -> EtlInpu
         return EtlInputError(f"input path does not exist {missing.group(1)}")
     uri = next((u.rstrip(".,;:)") for u in _URI.findall(text)), "")
     if _NO_BUCKET.search(text):
+        if writing and _under(uri, writing):
+            return EtlWriteError(f"no such bucket for the lake: {uri}")
         return EtlInputError(f"no such bucket {uri}".strip())
     if _DENIED.search(text):
         if writing and _under(uri, writing):
-            return EtlInputError(f"access denied writing the lake: {uri}")
+            return EtlWriteError(f"access denied writing the lake: {uri}")
         if reading and _under(uri, reading):
             return EtlInputError(f"access denied reading the input: {uri}")
         return EtlInputError(f"access denied: {uri or first_line(text)}")

@@ -12,11 +12,11 @@ from decimal import Decimal
 
 import pytest
 
+from ecom_etl.api import handlers as api_module
 from ecom_etl.api.post_body import nesting_depth
 from ecom_etl.api.server import make_server
 from ecom_etl.lake.layout import Lake
 from ecom_etl.local import emulator
-from ecom_etl.api import handlers as api_module
 from ecom_etl.stream import dynamo
 from ecom_etl.stream.runner import run_stream
 

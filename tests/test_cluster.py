@@ -16,7 +16,7 @@ from ecom_etl.lake.batch import run_batch
 from ecom_etl.lake.layout import Lake
 from ecom_etl.lake.storage import Storage
 from ecom_etl.local import emulator
-from ecom_etl.stream.producer import file_records, produce
+from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
 from tests import test_stream
 from tests.test_pipeline import assert_same_lake
@@ -156,7 +156,7 @@ def test_the_jobs_on_a_standalone_cluster_write_what_they_write_in_local_mode(
     assert spark.read.format("delta").load(on_cluster.silver).count() > 0
     assert_same_lake(spark, on_cluster, local)
 
-    sent = produce(names, file_records(Storage(names), small_input))
+    sent = produce(names, kinesis_entries(Storage(names), small_input))
     put(names, b"not json at all")
     assert sent == LINES
     on_cluster, local = Lake.at(str(tmp_path / "stream-cluster")), Lake.at(str(tmp_path / "stream-local"))

@@ -2,7 +2,8 @@
 
 import pytest
 
-from ecom_etl.errors import explain
+from ecom_etl import cli
+from ecom_etl.errors import EtlInputError, EtlWriteError, explain
 
 
 @pytest.mark.one_stack
@@ -28,16 +29,34 @@ def test_a_missing_path_or_bucket_is_named():
 
 
 @pytest.mark.one_stack
-def test_access_denied_names_the_read_or_the_write_that_failed():
+def test_access_denied_is_a_write_error_on_the_lake_and_an_input_error_on_the_input():
     denied = "org.apache.hadoop.fs.s3a.AWSS3IOException: {what} on s3a://{where}: AccessDenied (403 Forbidden)"
     lake, raw = "s3://lake/wh", "s3://raw/orders/"
-    writing = Exception(denied.format(what="PUT 0", where="lake/wh/silver/order_lines/part-0.parquet"))
-    assert (
-        str(explain(writing, raw, lake))
-        == "access denied writing the lake: s3a://lake/wh/silver/order_lines/part-0.parquet"
+    writing = explain(
+        Exception(denied.format(what="PUT 0", where="lake/wh/silver/order_lines/part-0.parquet")), raw, lake
     )
-    reading = Exception(denied.format(what="GET", where="raw/orders/2011-01-04.csv"))
-    assert str(explain(reading, raw, lake)) == "access denied reading the input: s3a://raw/orders/2011-01-04.csv"
+    assert type(writing) is EtlWriteError
+    assert str(writing) == "access denied writing the lake: s3a://lake/wh/silver/order_lines/part-0.parquet"
+    reading = explain(Exception(denied.format(what="GET", where="raw/orders/2011-01-04.csv")), raw, lake)
+    assert type(reading) is EtlInputError
+    assert str(reading) == "access denied reading the input: s3a://raw/orders/2011-01-04.csv"
+    gone = explain(Exception("NoSuchBucket: The specified bucket does not exist: s3a://lake/wh/_delta_log"), raw, lake)
+    assert type(gone) is EtlWriteError
+
+
+@pytest.mark.one_stack
+def test_the_cli_exits_2_for_an_input_error_and_1_for_a_write_error(monkeypatch, capsys):
+    def failing(error: Exception) -> None:
+        def run(args: object) -> int:
+            raise error
+
+        monkeypatch.setattr("ecom_etl.cli.sql.run", run)
+
+    failing(EtlWriteError("access denied writing the lake: s3a://lake/x"))
+    assert cli.main(["sql", "--warehouse", "w", "select 1"]) == 1
+    assert capsys.readouterr().err == "ecom-etl: error: access denied writing the lake: s3a://lake/x\n"
+    failing(EtlInputError("input path does not exist x"))
+    assert cli.main(["sql", "--warehouse", "w", "select 1"]) == 2
 
 
 @pytest.mark.one_stack

@@ -18,7 +18,7 @@ from ecom_etl.lake.layout import Lake
 from ecom_etl.lake.storage import Storage
 from ecom_etl.local import emulator
 from ecom_etl.stream import dynamo
-from ecom_etl.stream.producer import file_records, produce
+from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
 from tests.test_pipeline import assert_same_lake
 
@@ -131,7 +131,7 @@ def test_a_sink_failing_mid_write_is_written_again_and_nothing_twice(spark, aws,
     """A DynamoDB write that fails half done: the replayed batch completes it and writes nothing twice."""
     from ecom_etl.stream.process import DynamoSink
 
-    produce(stream, file_records(Storage(stream), inbox))
+    produce(stream, kinesis_entries(Storage(stream), inbox))
     lake, checkpoint = Lake.at(str(tmp_path / "wh")), str(tmp_path / "cp")
     real, calls = DynamoSink.write, []
 
@@ -159,7 +159,7 @@ def test_a_sink_failing_mid_write_is_written_again_and_nothing_twice(spark, aws,
         invoices_table=f"{stream.invoices_table}-ref",
     )
     emulator.create_resources(reference, shards=1)
-    produce(reference, file_records(Storage(reference), inbox))
+    produce(reference, kinesis_entries(Storage(reference), inbox))
     clean = Lake.at(str(tmp_path / "clean"))
     streamed(spark, reference, inbox, clean, str(tmp_path / "cp-ref"))
     assert_same_lake(spark, lake, clean)
@@ -170,7 +170,7 @@ def test_an_emulator_that_stops_answering_for_a_while_loses_nothing(
     spark, aws, emulator_pid, inbox, stream, clean, tmp_path
 ):
     """The emulator (all of AWS, locally) is frozen for 5 s in the middle of the stream job."""
-    produce(stream, file_records(Storage(stream), inbox))
+    produce(stream, kinesis_entries(Storage(stream), inbox))
     lake = Lake.at(str(tmp_path / "wh"))
     worker = threading.Thread(target=streamed, args=(spark, stream, inbox, lake, str(tmp_path / "cp")))
     worker.start()

@@ -15,7 +15,7 @@ from ecom_etl.lake.batch import run_batch
 from ecom_etl.lake.layout import Lake
 from ecom_etl.lake.storage import Storage
 from ecom_etl.local import emulator
-from ecom_etl.stream.producer import file_records, produce
+from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
 
 LINES = {
@@ -79,7 +79,7 @@ def test_the_stream_cleans_every_line_as_the_batch_job_does(spark, aws, hostile_
         invoices_table=f"i-{uuid.uuid4().hex[:8]}",
     )
     emulator.create_resources(stream, shards=1)
-    assert produce(stream, file_records(Storage(stream), hostile_file)) == len(LINES)
+    assert produce(stream, kinesis_entries(Storage(stream), hostile_file)) == len(LINES)
     lake = Lake.at(str(tmp_path / "stream-wh"))
     run_stream(spark, stream, lake, str(tmp_path / "cp"), 0.1, stop_when_idle=True, progress=lambda _: None)
     assert_df_equality(rows(spark, lake.silver), rows(spark, by_batch.silver), ignore_row_order=True)

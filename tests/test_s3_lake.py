@@ -15,7 +15,7 @@ from ecom_etl.lake.batch import run_batch
 from ecom_etl.lake.layout import Lake
 from ecom_etl.lake.storage import Storage
 from ecom_etl.local import emulator
-from ecom_etl.stream.producer import file_records, produce
+from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
 
 pytestmark = pytest.mark.slow  # every test here runs jobs against the emulator's S3
@@ -175,7 +175,7 @@ def test_the_batch_and_stream_jobs_write_one_s3_silver_at_once_and_lose_nothing(
         batch_days, stream_days = days[10 * round_ : 10 * round_ + 5], days[10 * round_ + 5 : 10 * round_ + 10]
         upload(aws, batch_days, raw, f"shared/round-{round_}")
         for day in stream_days:
-            produce(stream, file_records(Storage(stream), day))
+            produce(stream, kinesis_entries(Storage(stream), day))
         batch = subprocess.Popen(
             [
                 sys.executable,

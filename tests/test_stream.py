@@ -22,7 +22,7 @@ from ecom_etl.lake.storage import Storage
 from ecom_etl.local import emulator
 from ecom_etl.settings import Settings
 from ecom_etl.stream import dynamo
-from ecom_etl.stream.producer import file_records, produce
+from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
 
 pytestmark = pytest.mark.slow  # every test here runs streams against the emulator
@@ -118,7 +118,7 @@ def put(settings: Settings, *payloads: bytes) -> None:
 def test_killed_stream_job_resumes_with_nothing_lost_and_nothing_twice(spark, names, order_lines_csv, tmp_path):
     """A kill -9 of the stream job mid-batch: the restarted job replays that batch, and silver equals the batch
     job's."""
-    sent = produce(names, file_records(Storage(names), order_lines_csv))
+    sent = produce(names, kinesis_entries(Storage(names), order_lines_csv))
     bad = [b"not json at all", b'["a", "list"]', json.dumps({"csv": "536999,X,,two,2011-01-01 10:00,1,,UK"}).encode()]
     put(names, *bad)
     assert sent == STREAM_LINES

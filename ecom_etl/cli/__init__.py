@@ -20,7 +20,7 @@ from ecom_etl.cli import (
     sql,
     stream,
 )
-from ecom_etl.errors import EtlInputError, first_line
+from ecom_etl.errors import EtlError, EtlInputError, first_line
 from ecom_etl.settings import debug_enabled
 
 COMMANDS = (batch, generate, stream, produce, serve, gold, maintain, sql, report, demo, local, deploy, setup_spark)
@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_pyspark_error_logs()
     try:
         return args.run(args)
-    except EtlInputError as exc:
+    except EtlError as exc:
         print(f"ecom-etl: error: {exc}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(exc, EtlInputError) else 1
     except KeyboardInterrupt:
         print("ecom-etl: interrupted", file=sys.stderr)
         return 130

@@ -25,10 +25,10 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ecom_etl.lake.storage import Storage
-    from ecom_etl.stream.producer import file_records, produce
+    from ecom_etl.stream.producer import kinesis_entries, produce
 
     settings = common.settings(args)
     started = time.perf_counter()
-    sent = produce(settings, file_records(Storage(settings), args.input), args.rate, args.limit, common.progress)
+    sent = produce(settings, kinesis_entries(Storage(settings), args.input), args.rate, args.limit, common.progress)
     common.progress(f"sent {sent:,} records to {settings.stream} in {time.perf_counter() - started:.1f}s")
     return 0

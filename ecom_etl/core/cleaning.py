@@ -142,17 +142,6 @@ def parse_lines(raw: DataFrame) -> DataFrame:
     )
 
 
-def line_counts() -> list[Column]:
-    """Aggregates over parsed lines: all of them, the quarantined ones, and the lines with each
-    reason (a line can have several). Meant for `DataFrame.observe`, so counting costs no pass."""
-    bits = F.col(REASON_BITS)
-    return [
-        F.count(F.lit(1)).alias("lines"),
-        F.count(F.when(bits != 0, 1)).alias("quarantined"),
-        *[F.count(F.when(bits.bitwiseAND(1 << i) != 0, 1)).alias(r) for i, r in enumerate(REASONS)],
-    ]
-
-
 def clean_lines(parsed: DataFrame) -> DataFrame:
     """The clean lines, with only the eight cleaned columns."""
     return parsed.where(F.col(REASON_BITS) == 0).select(*CLEAN_COLUMNS)

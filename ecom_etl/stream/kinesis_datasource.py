@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
 
 from ecom_etl.settings import Settings
-from ecom_etl.stream.kinesis_source import ShardReader, as_records, list_shards
+from ecom_etl.stream.kinesis_source import ShardReader, as_payloads, list_shards
 from ecom_etl.stream.records import PAYLOAD_DDL
 
 NAME = "ecom_kinesis"
@@ -69,7 +69,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
             raw = reader.read(start.get(shard) or None, self.per_shard)
             if raw:
                 end[shard] = raw[-1]["SequenceNumber"]
-                rows += as_records(self.settings.stream, shard, raw)
+                rows += as_payloads(self.settings.stream, shard, raw)
         return iter(rows), end
 
     def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[tuple]:
@@ -77,5 +77,5 @@ class KinesisStreamReader(SimpleDataSourceStreamReader):
         for shard, reader in self.readers.items():
             if end.get(shard, "") != start.get(shard, ""):
                 found = reader.read(start.get(shard) or None, 10**9, until=end[shard])
-                rows += as_records(self.settings.stream, shard, found)
+                rows += as_payloads(self.settings.stream, shard, found)
         return iter(rows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ecom_etl.lake.storage import Storage
 from ecom_etl.settings import Settings
 
-Record = tuple[bytes, str]  # (payload, source "kinesis:<stream>/<shard>/<sequence number>")
+Payload = tuple[bytes, str]  # (payload, source "kinesis:<stream>/<shard>/<sequence number>")
 
 
 @dataclass
@@ -104,7 +104,7 @@ def readers(settings: Settings) -> dict[str, ShardReader]:
     return {shard: ShardReader(settings.stream, shard, kinesis) for shard in list_shards(settings, kinesis)}
 
 
-def as_records(stream: str, shard: str, raw: list[dict]) -> list[Record]:
+def as_payloads(stream: str, shard: str, raw: list[dict]) -> list[Payload]:
     return [(r["Data"], f"kinesis:{stream}/{shard}/{r['SequenceNumber']}") for r in raw]
 
 
@@ -115,7 +115,7 @@ def micro_batches(
     trigger_seconds: float,
     stop_when_idle: bool = False,
     stopped: threading.Event | None = None,
-) -> Iterator[tuple[int, list[Record], Callable[[dict], None]]]:
+) -> Iterator[tuple[int, list[Payload], Callable[[dict], None]]]:
     """Yield (batch id, records, commit) until `stopped` is set (or, stop_when_idle, until caught up):
     call commit(stats) after the sinks."""
     stopped = stopped or threading.Event()
@@ -125,7 +125,7 @@ def micro_batches(
         records = []
         for shard, r in checkpoint.planned(last).items():
             if r["end"] is not None:
-                records += as_records(settings.stream, shard, shards[shard].read(r["start"], 10**9, until=r["end"]))
+                records += as_payloads(settings.stream, shard, shards[shard].read(r["start"], 10**9, until=r["end"]))
         yield last, records, lambda stats, b=last: checkpoint.commit(b, stats)
     batch_id = 0 if last is None else last + 1
     per_shard = max(1, max_records // max(1, len(shards)))
@@ -137,7 +137,7 @@ def micro_batches(
             start = positions.get(shard)
             raw = reader.read(start, per_shard)
             ranges[shard] = {"start": start, "end": raw[-1]["SequenceNumber"] if raw else None}
-            records += as_records(settings.stream, shard, raw)
+            records += as_payloads(settings.stream, shard, raw)
         if records:
             checkpoint.plan(batch_id, ranges)
             yield batch_id, records, lambda stats, b=batch_id: checkpoint.commit(b, stats)

@@ -37,7 +37,7 @@ def put_records(settings: Settings, entries: list[dict], kinesis: object = None)
     raise RuntimeError(f"Kinesis kept refusing {len(entries)} records")
 
 
-def file_records(storage: Storage, path: str) -> Iterator[dict]:
+def kinesis_entries(storage: Storage, path: str) -> Iterator[dict]:
     """PutRecords entries for every record of a CSV file, directory or glob, in file order. Every
     header is checked before the first record is sent: a bad file sends nothing."""
     from ecom_etl.lake.sources import find_input, inspect

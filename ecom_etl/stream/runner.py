@@ -16,9 +16,9 @@ from ecom_etl.lake.load import LoadResult
 from ecom_etl.lake.storage import Storage
 from ecom_etl.progress import Progress, StageTimer
 from ecom_etl.settings import Settings
-from ecom_etl.stream.checkpoint import bind
 from ecom_etl.stream.drivers import StreamDriver, local_driver
 from ecom_etl.stream.process import process_batch
+from ecom_etl.stream.stream_identity import bind
 
 DEFAULT_GOLD_SECONDS = 300.0
 
