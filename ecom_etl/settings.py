@@ -129,12 +129,6 @@ def spark_home(environ: Mapping[str, str] | None = None) -> str | None:
     return (os.environ if environ is None else environ).get("SPARK_HOME")
 
 
-def python_for_spark_workers(python: str) -> None:
-    """Spark's Python workers run PYSPARK_PYTHON (PySpark 3.5 reads nothing else when it starts
-    from Python): the interpreter that has ecom_etl and pyarrow, unless one is chosen already."""
-    os.environ.setdefault("PYSPARK_PYTHON", python)
-
-
 def environment_with(**variables: str) -> dict[str, str]:
     """This process's environment plus `variables`, for a child process."""
     return {**os.environ, **variables}

@@ -217,6 +217,12 @@ def test_an_input_without_data_lines_finishes_with_zero_counts(spark, aws, tmp_p
 # --- bad input: one line on stderr, a non-zero exit, nothing written ---------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _cli_on_the_sessions_emulator(monkeypatch, emulator_url):
+    """A command run in the tests' process reuses their SparkSession, which is on the emulator's S3."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_url)
+
+
 def run_cli(capsys, *args) -> tuple[int, str, str]:
     code = cli.main(list(args))
     out, err = capsys.readouterr()

@@ -7,6 +7,12 @@ import pytest
 from ecom_etl import cli
 
 
+@pytest.fixture(autouse=True)
+def _cli_on_the_sessions_emulator(monkeypatch, emulator_url):
+    """A command run in the tests' process reuses their SparkSession, which is on the emulator's S3."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_url)
+
+
 def sql(capsys, lake, query, *extra) -> tuple[int, str, str]:
     code = cli.main(["sql", query, "--warehouse", lake.root, *extra])
     out, err = capsys.readouterr()

@@ -17,8 +17,9 @@ from importlib import resources
 
 from pyspark.sql import SparkSession
 
-from ecom_etl.runtime import packages as spark_packages
-from ecom_etl.settings import Settings, SparkSettings, python_for_spark_workers, runtime_override, spark_home
+from ecom_etl.errors import EtlInputError
+from ecom_etl.runtime import delta_log_store, packages
+from ecom_etl.settings import Settings, SparkSettings, runtime_override, spark_home
 
 # Applied on every runtime (the local session's settings, `configure` on Glue's session, the
 # template's --conf): timestamps are wall-clock values, never shifted by a machine's zone, and are
@@ -65,7 +66,7 @@ def local_conf(spark_settings: SparkSettings, settings: Settings) -> dict[str, s
     return {
         **SESSION_CONF,
         **DELTA_CONF,
-        **spark_packages.conf(settings),
+        **packages.conf(settings),
         "spark.master": spark_settings.master,
         "spark.sql.shuffle.partitions": partitions,
         "spark.default.parallelism": partitions,
@@ -109,50 +110,87 @@ def local_session(
     app_name: str = "ecom-etl",
     spark_settings: SparkSettings | None = None,
 ) -> SparkSession:
-    """A local SparkSession with Delta and S3 configured (jars from Maven Central, cached).
+    """A local SparkSession with Delta and S3 configured for `settings` (jars from Maven Central, cached).
 
-    An already active session (spark-submit, a test run) is reused as it is.
+    An already active session (a test run, a notebook, the demo) is reused when it was built for the
+    same AWS settings, and refused otherwise: its S3 endpoint and credentials are fixed when it
+    starts, so silently reusing it would read and write another S3 than the one asked for.
     """
+    settings = settings or Settings.from_environment()
     active = SparkSession.getActiveSession()
     if active is not None:
+        differing = settings_differences(active, settings)
+        if differing:
+            raise EtlInputError(
+                f"a SparkSession is already active with other AWS settings ({', '.join(differing)}); "
+                "stop it, or ask for the settings it was built with"
+            )
         return configure(active)
-    settings = settings or Settings.from_environment()
     spark_settings = spark_settings or SparkSettings.from_environment()
-    python_for_spark_workers(sys.executable)
     builder = SparkSession.builder.appName(app_name)
     conf = local_conf(spark_settings, settings)
-    jars = conf.pop("spark.jars", "")  # to spark-submit itself: see _submitted_with
+    jars = conf.pop("spark.jars", "")  # to spark-submit itself: see _starting_environment
     if "PYSPARK_GATEWAY_PORT" in os.environ:  # under spark-submit, whose --master (or local[*]) stands
         del conf["spark.master"]
     conf["spark.sql.warehouse.dir"] = warehouse = tempfile.mkdtemp(prefix="ecom-etl-catalog-")
     atexit.register(shutil.rmtree, warehouse, ignore_errors=True)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    with _jvm_output(verbose=spark_settings.verbose), _submitted_with(jars):
+    with _jvm_output(verbose=spark_settings.verbose), _starting_environment(jars):
         spark = builder.getOrCreate()
     return configure(spark)
 
 
+# Every Spark setting a Settings decides (S3A's endpoint and credentials, the log store's table).
+_SETTINGS_KEYS = frozenset(
+    key
+    for key in {
+        **packages.conf(Settings(endpoint_url="http://any", credentials=("any", "any"))),
+        **delta_log_store.conf(Settings(endpoint_url="http://any", credentials=("any", "any"))),
+    }
+    if key.startswith("spark.hadoop.")
+)
+_SECRET = ("secret", "access.key", "accessKey")
+
+
+def settings_differences(spark: SparkSession, settings: Settings) -> list[str]:
+    """The settings-decided Spark settings in which `spark` differs from what `settings` gives."""
+    wanted = packages.conf(settings)
+    started = spark.sparkContext.getConf()
+    out = []
+    for key in sorted(_SETTINGS_KEYS):
+        has, wants = started.get(key), wanted.get(key)
+        if has != wants:
+            secret = any(s in key for s in _SECRET)
+            out.append(key if secret else f"{key} is {has!r}, not {wants!r}")
+    return out
+
+
 @contextmanager
-def _submitted_with(jars: str) -> Iterator[None]:
-    """`jars` as spark-submit's --jars when pyspark starts the JVM (PYSPARK_SUBMIT_ARGS), not as a
-    builder option. spark-submit adds the jars `spark.jars.packages` resolves to `spark.jars`, and
-    pyspark then sets every builder option again on the started JVM's conf: a builder's `spark.jars`
-    would replace that list with its own, and executors in JVMs of their own (a cluster, not local[*])
-    would never get Delta's or S3A's classes. --jars is merged with them and is on the driver's class
-    path too."""
-    if not jars:
-        yield
-        return
-    saved = os.environ.get("PYSPARK_SUBMIT_ARGS")
-    os.environ["PYSPARK_SUBMIT_ARGS"] = f"--jars {jars} {saved or 'pyspark-shell'}"
+def _starting_environment(jars: str) -> Iterator[None]:
+    """The environment pyspark reads while it starts the JVM, restored afterwards.
+
+    PYSPARK_PYTHON: the interpreter Spark's Python workers run (PySpark reads nothing else when it
+    starts from Python, and keeps what it read): this one, which has ecom_etl and pyarrow, unless one
+    is chosen already.
+
+    PYSPARK_SUBMIT_ARGS: `jars` as spark-submit's --jars, not as a builder option. spark-submit adds
+    the jars `spark.jars.packages` resolves to `spark.jars`, and pyspark then sets every builder
+    option again on the started JVM's conf: a builder's `spark.jars` would replace that list with its
+    own, and executors in JVMs of their own (a cluster, not local[*]) would never get Delta's or
+    S3A's classes. --jars is merged with them and is on the driver's class path too."""
+    saved = {name: os.environ.get(name) for name in ("PYSPARK_PYTHON", "PYSPARK_SUBMIT_ARGS")}
+    os.environ["PYSPARK_PYTHON"] = saved["PYSPARK_PYTHON"] or sys.executable
+    if jars:
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--jars {jars} {saved['PYSPARK_SUBMIT_ARGS'] or 'pyspark-shell'}"
     try:
         yield
     finally:
-        if saved is None:
-            del os.environ["PYSPARK_SUBMIT_ARGS"]
-        else:
-            os.environ["PYSPARK_SUBMIT_ARGS"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextmanager
