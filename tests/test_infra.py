@@ -430,15 +430,21 @@ GLUE_PYTHON = {"5.1": "3.11", "6.0": "3.13"}
 
 
 @pytest.mark.one_stack
-def test_the_wheel_installs_on_the_python_of_every_glue_version_and_of_the_lambda_runtime(tmp_path):
+def test_the_wheel_holds_what_aws_runs_and_installs_on_every_glue_and_lambda_python(tmp_path):
     """Issue: "Glue 6.0 cannot install the wheel" (its Python was outside Requires-Python)."""
     assert sorted(GLUE_PYTHON) == sorted(TPL["Parameters"]["GlueVersion"]["AllowedValues"])
     runtimes = {f["Runtime"] for f in props("AWS::Lambda::Function").values()}
     assert runtimes == {"python3.13"}
     wheel = artifacts.build_wheel(checkout.ROOT, str(tmp_path))
     with zipfile.ZipFile(wheel) as whl:
-        (metadata,) = [n for n in whl.namelist() if n.endswith(".dist-info/METADATA")]
+        names = whl.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
         requires = email.parser.Parser().parsestr(whl.read(metadata).decode())["Requires-Python"]
+    # What Glue and Lambda run, and nothing of the laptop's tooling.
+    wings = {n.split("/")[1] for n in names if n.startswith("ecom_etl/") and n.count("/") > 1}
+    assert wings == {"core", "runtime", "lake", "stream", "api", "jars"}
+    assert {"ecom_etl/jars/ecom-etl.jar", "ecom_etl/log4j2.properties", "ecom_etl/settings.py"} <= set(names)
+    assert not [n for n in names if n.endswith("entry_points.txt")]
     assert requires, "the wheel declares no Requires-Python"
     accepted = SpecifierSet(requires)
     pythons = {f"Glue {v}": p for v, p in GLUE_PYTHON.items()} | {r: r.removeprefix("python") for r in runtimes}

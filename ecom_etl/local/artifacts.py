@@ -59,28 +59,44 @@ def source_digest(root: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+# Tooling of a laptop: never run by a Glue job or a Lambda function, so not in the wheel they get.
+LOCAL_ONLY = ("local", "report", "cli")
+
+
 def build_wheel(root: Path, out_dir: str) -> Path:
-    """The package as a wheel (also the Lambda code: a wheel is a zip with the package at its root).
-    Built with the virtualenv's own setuptools, so it works offline once installed."""
-    shutil.rmtree(root / "build", ignore_errors=True)  # no stale modules from a previous build
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--wheel-dir",
-            out_dir,
-            str(root),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    shutil.rmtree(root / "build", ignore_errors=True)
+    """The package as Glue and Lambda run it, as a wheel (also the Lambda code: a wheel is a zip with
+    the package at its root): every wing but LOCAL_ONLY, and no `ecom-etl` command. Built from a
+    copy of the sources with the virtualenv's own setuptools, so it works offline once installed."""
+    with tempfile.TemporaryDirectory() as src:
+        package = root / "ecom_etl"
+        shutil.copytree(
+            package,
+            Path(src) / "ecom_etl",
+            ignore=lambda folder, names: [
+                n for n in names if n == "__pycache__" or (Path(folder) == package and n in LOCAL_ONLY)
+            ],
+        )
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(root / name, src)
+        setup = (root / "setup.cfg").read_text(encoding="utf-8")
+        (Path(src) / "setup.cfg").write_text(re.sub(r"\n\[options\.entry_points\][^[]*", "\n", setup))
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-index",
+                "--wheel-dir",
+                out_dir,
+                src,
+            ],
+            capture_output=True,
+            text=True,
+        )
     if done.returncode != 0:
         raise RuntimeError(f"building the wheel failed: {done.stderr.strip().splitlines()[-1:]}")
     (wheel,) = Path(out_dir).glob("*.whl")
