@@ -29,9 +29,9 @@ _DENIED = re.compile(r"AccessDenied|Permission denied|403 Forbidden")
 
 def explain(exc: BaseException, reading: str = "", writing: str = "") -> EtlError | None:
     """An EtlInputError for a Spark failure caused by the input, an EtlWriteError for one caused by the
-    lake, None for anything else.
-    `reading` and `writing` (the input path and the lake's root) tell a failed read from a failed
-    write when the error names the file."""
+    lake, a plain EtlError for a known failure (a missing bucket, a refused access) of neither, None
+    for anything else. `reading` and `writing` (the input path and the lake's root) tell a failed
+    read from a failed write when the error names the file."""
     text = str(exc)
     task = _FROM_TASK.search(text)
     if task:
@@ -43,13 +43,15 @@ def explain(exc: BaseException, reading: str = "", writing: str = "") -> EtlErro
     if _NO_BUCKET.search(text):
         if writing and _under(uri, writing):
             return EtlWriteError(f"no such bucket for the lake: {uri}")
-        return EtlInputError(f"no such bucket {uri}".strip())
+        if reading and _under(uri, reading):
+            return EtlInputError(f"no such bucket for the input: {uri}")
+        return EtlError(f"no such bucket {uri}".strip())
     if _DENIED.search(text):
         if writing and _under(uri, writing):
             return EtlWriteError(f"access denied writing the lake: {uri}")
         if reading and _under(uri, reading):
             return EtlInputError(f"access denied reading the input: {uri}")
-        return EtlInputError(f"access denied: {uri or first_line(text)}")
+        return EtlError(f"access denied: {uri or first_line(text)}")
     return None
 
 

@@ -121,7 +121,7 @@ def debug_enabled(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def runtime_override(environ: Mapping[str, str] | None = None) -> str:
-    """ECOM_ETL_RUNTIME=glue|local forces the runtime guess (see runtime.on_glue)."""
+    """ECOM_ETL_RUNTIME=glue|local forces the runtime guess (see runtime.session.on_glue)."""
     return (os.environ if environ is None else environ).get("ECOM_ETL_RUNTIME", "").lower()
 
 

@@ -19,7 +19,7 @@ from ecom_etl.lake.quality import GATE_ARGUMENTS, Gate, gate_message
 from ecom_etl.lake.sources import find_input
 from ecom_etl.lake.storage import Storage
 from ecom_etl.settings import Settings
-from glue_runtime import argv0, exit_on_input_error, job_session, resolve_args
+from glue_runtime import argv0, exit_on_known_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "input_path", "warehouse_path"]
 OPTIONAL = {"database": "ecom", "summary_path": "", "full_refresh": "false", **dict.fromkeys(GATE_ARGUMENTS, "")}
@@ -52,4 +52,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    exit_on_known_error(main)

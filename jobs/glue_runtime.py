@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from pyspark.sql import SparkSession
 
-from ecom_etl.runtime import session as runtime
+from ecom_etl.runtime import session
 from ecom_etl.settings import Settings
 
 
@@ -23,7 +23,7 @@ def resolve_args(argv: list[str], required: list[str], optional: dict[str, str])
     Optional arguments take their default when absent (getResolvedOptions alone has no optionals).
     Arguments Glue adds on its own (--JOB_ID, --TempDir, ...) are ignored.
     """
-    if runtime.on_glue(argv):
+    if session.on_glue(argv):
         from awsglue.utils import getResolvedOptions
 
         present = [name for name in optional if any(a == f"--{name}" or a.startswith(f"--{name}=") for a in argv)]
@@ -47,8 +47,8 @@ class JobRun(NamedTuple):
 def job_session(args: dict[str, str], argv: list[str], settings: Settings) -> Iterator[JobRun]:
     """The SparkSession (and GlueContext) of this job run; on Glue the Job is committed when the
     body succeeds."""
-    if not runtime.on_glue(argv):
-        spark = runtime.local_session(settings, args.get("JOB_NAME") or "ecom-etl-job")
+    if not session.on_glue(argv):
+        spark = session.local_session(settings, args.get("JOB_NAME") or "ecom-etl-job")
         yield JobRun(spark, None, bool(settings.endpoint_url))
         return
     from awsglue.context import GlueContext
@@ -58,19 +58,26 @@ def job_session(args: dict[str, str], argv: list[str], settings: Settings) -> It
     glue_context = GlueContext(SparkContext.getOrCreate())
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
-    yield JobRun(runtime.configure(glue_context.spark_session), glue_context, True)
+    yield JobRun(session.configure(glue_context.spark_session), glue_context, True)
     job.commit()
 
 
-def exit_on_input_error(main: Callable[[], int]) -> None:
-    """Run `main()`; bad input ends the job with one line on stderr and exit code 2."""
-    from ecom_etl.errors import EtlInputError
+def exit_on_known_error(main: Callable[[], int]) -> None:
+    """Run `main()`; a known failure ends the job with one line on stderr: exit code 2 for bad input,
+    1 for a lake that refused a write (or another known failure)."""
+    from ecom_etl.errors import EtlError, EtlInputError, explain
 
     try:
         sys.exit(main())
-    except EtlInputError as exc:
+    except EtlError as exc:
         print(f"{argv0()}: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(2 if isinstance(exc, EtlInputError) else 1)
+    except Exception as exc:
+        known = explain(exc)
+        if known is None:
+            raise
+        print(f"{argv0()}: error: {known}", file=sys.stderr)
+        sys.exit(2 if isinstance(known, EtlInputError) else 1)
 
 
 def argv0() -> str:

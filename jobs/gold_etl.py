@@ -13,7 +13,7 @@ from ecom_etl.lake.catalog import register_tables
 from ecom_etl.lake.gold import refresh_gold
 from ecom_etl.lake.layout import Lake
 from ecom_etl.settings import Settings
-from glue_runtime import exit_on_input_error, job_session, resolve_args
+from glue_runtime import exit_on_known_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "warehouse_path"]
 OPTIONAL = {"database": "ecom"}
@@ -32,4 +32,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    exit_on_known_error(main)

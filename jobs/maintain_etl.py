@@ -11,7 +11,7 @@ import sys
 from ecom_etl.lake.layout import Lake
 from ecom_etl.lake.maintain import RETENTION_HOURS, maintain
 from ecom_etl.settings import Settings
-from glue_runtime import exit_on_input_error, job_session, resolve_args
+from glue_runtime import exit_on_known_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "warehouse_path"]
 OPTIONAL = {"retention_hours": str(RETENTION_HOURS)}
@@ -27,4 +27,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    exit_on_known_error(main)

@@ -7,7 +7,7 @@ Arguments: --stream_arn, --warehouse_path, --checkpoint_path, optional --window_
 TRIM_HORIZON), --gold_every_seconds (default 300) and the quality gate's --max_quarantined_share and
 --max_reason_shares (docs/data-quality.md: a micro-batch over them is reported in its CloudWatch
 metrics, and the job goes on). Locally, `ecom-etl stream` runs the same
-BatchHandler with the driver of the local Spark.
+MicroBatchHandler with the driver of the local Spark.
 """
 
 import sys
@@ -19,7 +19,7 @@ from ecom_etl.runtime.session import on_glue
 from ecom_etl.settings import Settings
 from ecom_etl.stream.drivers import GlueDriver
 from ecom_etl.stream.runner import DEFAULT_GOLD_SECONDS, run_stream
-from glue_runtime import exit_on_input_error, job_session, resolve_args
+from glue_runtime import exit_on_known_error, job_session, resolve_args
 
 REQUIRED = ["JOB_NAME", "stream_arn", "warehouse_path", "checkpoint_path"]
 OPTIONAL = {
@@ -66,4 +66,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    exit_on_known_error(main)

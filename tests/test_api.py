@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from ecom_etl.api import handlers as api_module
+from ecom_etl.api import handlers
 from ecom_etl.api.post_body import nesting_depth
 from ecom_etl.api.server import make_server
 from ecom_etl.lake.layout import Lake
@@ -295,7 +295,7 @@ def test_the_gets_answer_in_pages_of_at_most_limit_items_each_item_once(names, a
 def test_a_page_ends_before_its_answer_would_pass_lambdas_size_limit(names, api, monkeypatch):
     """DynamoDB returns up to 1 MB a page, and JSON escapes a byte into as many as seven: a page
     stops at the item that would take the answer over the budget, and the next page starts there."""
-    monkeypatch.setattr(api_module, "RESPONSE_BYTES", 30_000)
+    monkeypatch.setattr(handlers, "RESPONSE_BYTES", 30_000)
     lines = [{**SILVER_LINE, "stock_code": f"S{n}", "description": '"' * 2000} for n in range(10)]
     dynamo.write_lines(names, lines)  # each about 8,300 bytes of the answer: a quote escaped twice is 4
     invoice = pages_of(api, "/invoices/C536379", limit=10)

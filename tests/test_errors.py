@@ -3,7 +3,7 @@
 import pytest
 
 from ecom_etl import cli
-from ecom_etl.errors import EtlInputError, EtlWriteError, explain
+from ecom_etl.errors import EtlError, EtlInputError, EtlWriteError, explain
 
 
 @pytest.mark.one_stack
@@ -42,6 +42,9 @@ def test_access_denied_is_a_write_error_on_the_lake_and_an_input_error_on_the_in
     assert str(reading) == "access denied reading the input: s3a://raw/orders/2011-01-04.csv"
     gone = explain(Exception("NoSuchBucket: The specified bucket does not exist: s3a://lake/wh/_delta_log"), raw, lake)
     assert type(gone) is EtlWriteError
+    elsewhere = explain(Exception(denied.format(what="GET", where="other/x")), raw, lake)
+    assert type(elsewhere) is EtlError  # neither the input nor the lake: not called an input error
+    assert str(elsewhere) == "access denied: s3a://other/x"
 
 
 @pytest.mark.one_stack
@@ -57,6 +60,14 @@ def test_the_cli_exits_2_for_an_input_error_and_1_for_a_write_error(monkeypatch,
     assert capsys.readouterr().err == "ecom-etl: error: access denied writing the lake: s3a://lake/x\n"
     failing(EtlInputError("input path does not exist x"))
     assert cli.main(["sql", "--warehouse", "w", "select 1"]) == 2
+    capsys.readouterr()
+    failing(
+        RuntimeError(
+            "An error occurred while calling o81.load.\n: [PATH_NOT_FOUND] Path does not exist: s3a://raw/x.csv."
+        )
+    )
+    assert cli.main(["sql", "--warehouse", "w", "select 1"]) == 2
+    assert capsys.readouterr().err == "ecom-etl: error: input path does not exist s3a://raw/x.csv\n"
 
 
 @pytest.mark.one_stack

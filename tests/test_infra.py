@@ -192,9 +192,9 @@ def test_the_delta_log_table_has_the_log_stores_keys_and_every_lake_job_commits_
     # The code's default name is the table of stack `ecom`, like the other tables' names.
     assert text(table["TableName"]).replace("${AWS::StackName}", "ecom") == settings.Settings().delta_log_table
 
-    # What the jobs' Spark gets is what the local session gets (ecom_etl/delta_log_store.conf), jar aside.
+    # What the jobs' Spark gets is what the local session gets (ecom_etl/runtime/delta_log_store.conf), jar aside.
     jar = f"{CODE}jars/{jvm.JAR.name}"
-    assert artifacts.JAR.endswith(jvm.JAR.name) and jvm.JAR.is_file()
+    assert artifacts.JAR_IN_CHECKOUT.endswith(jvm.JAR.name) and jvm.JAR.is_file()
     wanted = delta_log_store.conf(settings.Settings(delta_log_table="${DeltaLogTable}", region="${AWS::Region}"))
     assert wanted["spark.delta.logStore.s3.impl"] == wanted["spark.delta.logStore.s3a.impl"] == delta_log_store.CLASS
     assert wanted["spark.hadoop.ecom.delta.log.table"] == "${DeltaLogTable}"
@@ -450,6 +450,21 @@ def test_the_wheel_holds_what_aws_runs_and_installs_on_every_glue_and_lambda_pyt
     pythons = {f"Glue {v}": p for v, p in GLUE_PYTHON.items()} | {r: r.removeprefix("python") for r in runtimes}
     for runtime, python in pythons.items():
         assert accepted.contains(python), f"{runtime} runs Python {python}; the wheel requires {requires}"
+
+
+@pytest.mark.one_stack
+def test_the_code_digest_changes_with_what_aws_runs_and_not_with_the_laptops_tooling(tmp_path):
+    for path in ("ecom_etl/core/contract.py", "ecom_etl/cli/batch.py", "ecom_etl/local/demo.py", "jobs/batch_etl.py"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x = 1\n")
+    first = artifacts.source_digest(tmp_path)
+    for path in ("ecom_etl/cli/batch.py", "ecom_etl/local/demo.py"):
+        (tmp_path / path).write_text("x = 2\n")
+    assert artifacts.source_digest(tmp_path) == first
+    for path in ("ecom_etl/core/contract.py", "jobs/batch_etl.py"):
+        (tmp_path / path).write_text("x = 3\n")
+        assert artifacts.source_digest(tmp_path) != first
+        first = artifacts.source_digest(tmp_path)
 
 
 @pytest.mark.one_stack
@@ -801,7 +816,7 @@ def test_a_code_change_redeploys_the_code_and_an_unchanged_checkout_changes_noth
         first, first_parameters = code(), stack_parameters(aws, stack)
 
         changed = copy_sources(tmp_path / "src")
-        contract = changed / "ecom_etl" / "contract.py"
+        contract = changed / "ecom_etl" / "core" / "contract.py"
         contract.write_text(
             contract.read_text(encoding="utf-8") + "# a comment: new code, a new build\n", encoding="utf-8"
         )

@@ -14,7 +14,9 @@ import pytest
 
 from ecom_etl.lake.layout import Lake
 from ecom_etl.lake.storage import Storage
-from ecom_etl.report.collect import ReportData, collect, figures, money, render, run_summaries, write_report
+from ecom_etl.report.charts import ReportData, figures, money
+from ecom_etl.report.collect import collect, run_summaries, write_report
+from ecom_etl.report.page import render
 
 TITLES = (
     "Monthly revenue: net, gross and returns",

@@ -18,14 +18,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
-from ecom_etl.api import handlers as api
+from ecom_etl.api import handlers
 from ecom_etl.settings import Settings
 
 # (method, API Gateway resource path, handler): the same routes as the template's API.
 ROUTES = (
-    ("POST", "/orders", api.post_orders),
-    ("GET", "/customers/{id}/invoices", api.get_customer_invoices),
-    ("GET", "/invoices/{invoice_no}", api.get_invoice),
+    ("POST", "/orders", handlers.post_orders),
+    ("GET", "/customers/{id}/invoices", handlers.get_customer_invoices),
+    ("GET", "/invoices/{invoice_no}", handlers.get_invoice),
 )
 READ_SECONDS = 10.0  # a request line, a header, and then a whole body must each arrive within this
 DRAIN_BYTES = 16 * 1024 * 1024  # of a refused body, read and dropped so the client reads the 413
@@ -61,7 +61,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (a malformed request line, an unknown method, a line too long)
         in JSON like every other answer, not its HTML page."""
-        self._answer(api.response(code, {"message": message or HTTPStatus(code).phrase}), close=True)
+        self._answer(handlers.response(code, {"message": message or HTTPStatus(code).phrase}), close=True)
 
     def handle_expect_100(self) -> bool:
         """A client that asks before sending a body (curl does above 1 MiB) is refused before it sends it."""
@@ -74,12 +74,12 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     def _refusal(self) -> dict | None:
         """The answer the headers alone earn, before any of the body is read."""
         if "Transfer-Encoding" in self.headers:
-            return api.response(411, {"message": "Content-Length: required (a chunked body is not accepted)"})
+            return handlers.response(411, {"message": "Content-Length: required (a chunked body is not accepted)"})
         lengths = set(self.headers.get_all("Content-Length", []))
         if len(lengths) > 1 or not all(_LENGTH.fullmatch(length) for length in lengths):
-            return api.response(400, {"message": "Content-Length: must be one whole number of bytes"})
-        if lengths and int(lengths.pop()) > api.MAX_BODY_BYTES:
-            return api.response(413, {"problems": [api.TOO_LARGE]})
+            return handlers.response(400, {"message": "Content-Length: must be one whole number of bytes"})
+        if lengths and int(lengths.pop()) > handlers.MAX_BODY_BYTES:
+            return handlers.response(413, {"problems": [handlers.TOO_LARGE]})
         return None
 
     def _receive(self, length: int, keep: bool = True) -> bytes:
@@ -125,10 +125,10 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             body = self._receive(length)
         except TimeoutError:
             message = f"request timeout: the body did not arrive within {self.timeout:g} s"
-            self._answer(api.response(408, {"message": message}), close=True)
+            self._answer(handlers.response(408, {"message": message}), close=True)
             return None
         if len(body) < length:
-            self._answer(api.response(400, {"message": "body: shorter than its Content-Length"}), close=True)
+            self._answer(handlers.response(400, {"message": "body: shorter than its Content-Length"}), close=True)
             return None
         return body
 
@@ -164,7 +164,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             }
             self._answer(handler(event, None, self.settings))
         else:
-            self._answer(api.response(404, {"message": f"no route {method} {path}"}))
+            self._answer(handlers.response(404, {"message": f"no route {method} {path}"}))
 
     def do_GET(self) -> None:
         self._dispatch("GET")

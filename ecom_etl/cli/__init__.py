@@ -1,4 +1,7 @@
-"""`ecom-etl`: the local runner of the platform's jobs, one module per command."""
+"""`ecom-etl`: the local runner of the platform's jobs, one module per command.
+
+May import: core, runtime, lake, stream, api, report, local and the shared modules (everything).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from ecom_etl.cli import (
     sql,
     stream,
 )
-from ecom_etl.errors import EtlError, EtlInputError, first_line
+from ecom_etl.errors import EtlError, EtlInputError, explain, first_line
 from ecom_etl.settings import debug_enabled
 
 COMMANDS = (batch, generate, stream, produce, serve, gold, maintain, sql, report, demo, local, deploy, setup_spark)
@@ -63,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print("ecom-etl: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # Spark/Java failures: one line, not a stack trace
+        known = explain(exc)
+        if known is not None:
+            print(f"ecom-etl: error: {known}", file=sys.stderr)
+            return 2 if isinstance(known, EtlInputError) else 1
         print(
             f"ecom-etl: error: {type(exc).__name__}: {first_line(str(exc))} (set ECOM_ETL_DEBUG=1 for the full trace)",
             file=sys.stderr,

@@ -21,11 +21,11 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ecom_etl.local.jar import build_jar
-    from ecom_etl.runtime import packages as spark_packages
+    from ecom_etl.runtime import packages
     from ecom_etl.runtime.session import install_spark_defaults
 
     common.progress(
-        f"resolving the Delta and S3 jars (the first time, from Maven Central into {spark_packages.ivy_cache()}) ..."
+        f"resolving the Delta and S3 jars (the first time, from Maven Central into {packages.ivy_cache()}) ..."
     )
     common.progress(build_jar())
     common.progress(f"wrote {install_spark_defaults()}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
-from ecom_etl.errors import EtlInputError
+from ecom_etl.errors import EtlInputError, EtlWriteError
 from ecom_etl.settings import Settings
 
 
@@ -164,7 +164,7 @@ class Storage:
                 pass
             os.remove(probe)
         except OSError as exc:
-            raise EtlInputError(f"the warehouse {uri} cannot be written: {exc.strerror}") from None
+            raise EtlWriteError(f"the warehouse {uri} cannot be written: {exc.strerror}") from None
 
     def exists(self, uri: str) -> bool:
         if is_s3(uri):

@@ -32,7 +32,7 @@ SOURCES = (
     "pyproject.toml",
     "infra/cloudformation/platform.yaml",
 )
-JAR = "ecom_etl/jars/ecom-etl.jar"
+JAR_IN_CHECKOUT = "ecom_etl/jars/ecom-etl.jar"
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,19 @@ class Uploaded:
         return {"ArtifactsBucket": self.bucket, "CodePrefix": self.prefix, "PackageKey": self.package_key}
 
 
-def source_digest(root: Path) -> str:
-    """A digest of every source file the deployment is built from (paths and contents)."""
-    digest = hashlib.sha256()
-    for path in sorted({p for pattern in SOURCES for p in root.glob(pattern) if p.is_file()}):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
-
-
 # Tooling of a laptop: never run by a Glue job or a Lambda function, so not in the wheel they get.
 LOCAL_ONLY = ("local", "report", "cli")
+
+
+def source_digest(root: Path) -> str:
+    """A digest of every source file the deployment is built from (paths and contents): a change to
+    the laptop's tooling alone deploys nothing."""
+    digest = hashlib.sha256()
+    local_only = [root / "ecom_etl" / name for name in LOCAL_ONLY]
+    found = {p for pattern in SOURCES for p in root.glob(pattern) if p.is_file()}
+    for path in sorted(p for p in found if not any(p.is_relative_to(d) for d in local_only)):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def build_wheel(root: Path, out_dir: str) -> Path:
@@ -122,8 +125,8 @@ def upload(settings: Settings, bucket: str, root: Path = checkout.ROOT, progress
         s3.upload_file(str(wheel), bucket, package_key)
     for script in sorted((root / "jobs").glob("*.py")):
         s3.upload_file(str(script), bucket, f"{prefix}/jobs/{script.name}")
-    if (root / JAR).is_file():
-        s3.upload_file(str(root / JAR), bucket, f"{prefix}/jars/{Path(JAR).name}")
+    if (root / JAR_IN_CHECKOUT).is_file():
+        s3.upload_file(str(root / JAR_IN_CHECKOUT), bucket, f"{prefix}/jars/{Path(JAR_IN_CHECKOUT).name}")
     s3.upload_file(str(root / "infra" / "cloudformation" / "platform.yaml"), bucket, f"{prefix}/platform.yaml")
     progress(f"uploaded the wheel, jobs/*.py, the log store's jar and the template to s3://{bucket}/{prefix}/")
     return Uploaded(bucket, prefix, package_key)

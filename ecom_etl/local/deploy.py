@@ -16,7 +16,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError, WaiterError
 from botocore.parsers import ResponseParserError
 
-from ecom_etl.errors import EtlInputError
+from ecom_etl.errors import EtlError, EtlInputError
 from ecom_etl.local import artifacts, checkout, template
 from ecom_etl.progress import Progress
 from ecom_etl.settings import Settings
@@ -33,15 +33,15 @@ class StackResult:
     outputs: dict[str, str]
 
 
-def cloud_error(exc: Exception) -> EtlInputError:
+def cloud_error(exc: Exception) -> EtlError:
     """The cloud's own reason for a failed call, in one line. An emulator that failed inside may
     answer with a page that is not XML: its exception is in that page."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        return EtlInputError(f"{error.get('Code', 'Error')}: {error.get('Message', exc)}")
+        return EtlError(f"{error.get('Code', 'Error')}: {error.get('Message', exc)}")
     found = (_JSON_CAUSE.findall(str(exc)) + _CAUSE.findall(str(exc))) if isinstance(exc, ResponseParserError) else []
     cause = next((f"{kind}: {text.strip()}" for kind, text in reversed(found) if kind != "ResponseParserError"), None)
-    return EtlInputError(cause or str(exc).splitlines()[0])
+    return EtlError(cause or str(exc).splitlines()[0])
 
 
 def _cloud(call: Callable, *args, **kwargs):  # noqa: ANN202 - whatever the call returns

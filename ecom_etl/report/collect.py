@@ -1,8 +1,8 @@
-"""`ecom-etl report`: one self-contained HTML dashboard over the lake (plotly.js inlined, no CDN).
+"""The dashboard's numbers, collected from the lake (small Spark queries over gold, silver and the
+quarantine), and `write_report`, which hands them to the page.
 
-Collecting the numbers (Spark, small queries over gold, silver and quarantine) is apart from
-drawing them (`ecom_etl.report.page`), so the drawing can be tested without a lake and the
-numbers without a browser.
+Collecting is apart from drawing (`charts`, `page`), so the drawing can be tested without a lake
+and the numbers without a browser.
 """
 
 import json
@@ -17,7 +17,7 @@ from ecom_etl.errors import EtlInputError
 from ecom_etl.lake import delta
 from ecom_etl.lake.layout import Lake
 from ecom_etl.lake.storage import Storage
-from ecom_etl.report.charts import ReportData, count, figures, money, season_key  # noqa: F401 (the module's API)
+from ecom_etl.report.charts import ReportData, season_key
 from ecom_etl.report.page import render
 
 TOP_COUNTRIES = 15

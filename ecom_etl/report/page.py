@@ -1,4 +1,4 @@
-"""Drawing the dashboard: the plotly figures and the one HTML page that lays them out.
+"""The dashboard's one HTML page, laying out the figures of `charts`.
 
 The page draws every chart from one script once the whole page is parsed, so a chart takes the
 width of its card in the finished grid (the first card of a row is not drawn while it is still

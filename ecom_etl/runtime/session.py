@@ -115,6 +115,8 @@ def local_session(
     An already active session (a test run, a notebook, the demo) is reused when it was built for the
     same AWS settings, and refused otherwise: its S3 endpoint and credentials are fixed when it
     starts, so silently reusing it would read and write another S3 than the one asked for.
+    `spark_settings` (master, memory, partitions, UI) are how a session is started: an active one
+    runs on as it was started.
     """
     settings = settings or Settings.from_environment()
     active = SparkSession.getActiveSession()

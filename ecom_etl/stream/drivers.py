@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from ecom_etl.lake.storage import Storage
 from ecom_etl.settings import Settings
-from ecom_etl.stream.kinesis_source import Checkpoint, micro_batches
+from ecom_etl.stream.kinesis_source import OffsetLog, micro_batches
 from ecom_etl.stream.records import GLUE_RECORD_DDL, PAYLOAD_DDL, glue_payloads
 
 Handle = Callable[[DataFrame, int], Any]
@@ -45,16 +45,16 @@ def has_streaming_data_sources() -> bool:
 class AdapterDriver:
     spark: SparkSession
     settings: Settings
-    checkpoint: Checkpoint
+    offsets: OffsetLog
     trigger_seconds: float
     max_records: int
 
     def run(self, handle: Handle, stop_when_idle: bool = False, stopped: threading.Event | None = None) -> int:
         done = 0
-        for batch_id, records, commit in micro_batches(
-            self.settings, self.checkpoint, self.max_records, self.trigger_seconds, stop_when_idle, stopped
+        for batch_id, payloads, commit in micro_batches(
+            self.settings, self.offsets, self.max_records, self.trigger_seconds, stop_when_idle, stopped
         ):
-            result = handle(self.spark.createDataFrame(records, PAYLOAD_DDL), batch_id)
+            result = handle(self.spark.createDataFrame(payloads, PAYLOAD_DDL), batch_id)
             commit(asdict(result) if result is not None else {})
             done += 1
         return done
@@ -83,9 +83,9 @@ class DataSourceDriver:
         self.spark.dataSource.register(KinesisDataSource)
         done = 0
 
-        def each(records: DataFrame, batch_id: int) -> None:
+        def each(payloads: DataFrame, batch_id: int) -> None:
             nonlocal done
-            handle(records, batch_id)
+            handle(payloads, batch_id)
             done += 1
 
         query = (
@@ -158,4 +158,4 @@ def local_driver(
     """The driver of this Spark: Spark's own streaming query on Spark 4, the adapter on 3.5."""
     if has_streaming_data_sources():
         return DataSourceDriver(spark, settings, checkpoint, trigger_seconds, max_records)
-    return AdapterDriver(spark, settings, Checkpoint(storage, checkpoint), trigger_seconds, max_records)
+    return AdapterDriver(spark, settings, OffsetLog(storage, checkpoint), trigger_seconds, max_records)

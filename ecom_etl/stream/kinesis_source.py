@@ -23,8 +23,9 @@ Payload = tuple[bytes, str]  # (payload, source "kinesis:<stream>/<shard>/<seque
 
 
 @dataclass
-class Checkpoint:
-    """The offset and commit logs of one stream job."""
+class OffsetLog:
+    """The offset and commit logs of one stream job (Spark 3.5's adapter keeps its own, as Spark's
+    checkpoint does for a data source)."""
 
     storage: Storage
     root: str
@@ -110,37 +111,37 @@ def as_payloads(stream: str, shard: str, raw: list[dict]) -> list[Payload]:
 
 def micro_batches(
     settings: Settings,
-    checkpoint: Checkpoint,
+    offsets: OffsetLog,
     max_records: int,
     trigger_seconds: float,
     stop_when_idle: bool = False,
     stopped: threading.Event | None = None,
 ) -> Iterator[tuple[int, list[Payload], Callable[[dict], None]]]:
-    """Yield (batch id, records, commit) until `stopped` is set (or, stop_when_idle, until caught up):
+    """Yield (batch id, payloads, commit) until `stopped` is set (or, stop_when_idle, until caught up):
     call commit(stats) after the sinks."""
     stopped = stopped or threading.Event()
     shards = readers(settings)
-    last = checkpoint.last_planned()
-    if last is not None and not checkpoint.is_committed(last):  # replay exactly what was planned
-        records = []
-        for shard, r in checkpoint.planned(last).items():
+    last = offsets.last_planned()
+    if last is not None and not offsets.is_committed(last):  # replay exactly what was planned
+        payloads = []
+        for shard, r in offsets.planned(last).items():
             if r["end"] is not None:
-                records += as_payloads(settings.stream, shard, shards[shard].read(r["start"], 10**9, until=r["end"]))
-        yield last, records, lambda stats, b=last: checkpoint.commit(b, stats)
+                payloads += as_payloads(settings.stream, shard, shards[shard].read(r["start"], 10**9, until=r["end"]))
+        yield last, payloads, lambda stats, b=last: offsets.commit(b, stats)
     batch_id = 0 if last is None else last + 1
     per_shard = max(1, max_records // max(1, len(shards)))
     while not stopped.is_set():
         started = time.monotonic()
-        positions = checkpoint.positions()
-        ranges, records = {}, []
+        positions = offsets.positions()
+        ranges, payloads = {}, []
         for shard, reader in shards.items():
             start = positions.get(shard)
             raw = reader.read(start, per_shard)
             ranges[shard] = {"start": start, "end": raw[-1]["SequenceNumber"] if raw else None}
-            records += as_payloads(settings.stream, shard, raw)
-        if records:
-            checkpoint.plan(batch_id, ranges)
-            yield batch_id, records, lambda stats, b=batch_id: checkpoint.commit(b, stats)
+            payloads += as_payloads(settings.stream, shard, raw)
+        if payloads:
+            offsets.plan(batch_id, ranges)
+            yield batch_id, payloads, lambda stats, b=batch_id: offsets.commit(b, stats)
             batch_id += 1
         elif stop_when_idle:
             return

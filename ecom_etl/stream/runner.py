@@ -24,7 +24,7 @@ DEFAULT_GOLD_SECONDS = 300.0
 
 
 @dataclass
-class BatchHandler:
+class MicroBatchHandler:
     """process_batch with a progress line per batch, and a gold refresh at most every
     `gold_seconds` once silver has changed (and when the job stops): streamed lines reach gold
     without a batch run. The first refresh is due whatever happened: it also heals what a job that
@@ -90,7 +90,7 @@ def run_stream(
     """Process micro-batches until interrupted (or, with stop_when_idle, caught up). Returns batches run."""
     storage = Storage(settings)
     identity = bind(settings, storage, checkpoint, reset=reset_checkpoint)
-    handler = BatchHandler(spark, settings, lake, identity.app_id, progress, gold_seconds, gate, metrics_job)
+    handler = MicroBatchHandler(spark, settings, lake, identity.app_id, progress, gold_seconds, gate, metrics_job)
     driver = driver or local_driver(spark, settings, storage, checkpoint, trigger_seconds, max_records)
     done = driver.run(handler, stop_when_idle, stopped)
     handler.refresh_gold()
