@@ -1,11 +1,14 @@
-"""Inline test data: raw lines as the CSV reader hands them to cleaning, and silver lines."""
+"""Inline test data: raw lines as the CSV reader hands them to cleaning, silver lines, and fresh
+resource names on the emulator."""
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
 
 from ecom_etl.core.schema import CLEAN_COLUMNS, RECORD_DDL, SILVER_COLUMNS
+from ecom_etl.settings import Settings
 
 SILVER_DDL = (
     "invoice_no string, stock_code string, description string, quantity int, invoice_ts timestamp, "
@@ -82,3 +85,12 @@ def silver_lines(spark: SparkSession, *rows: tuple) -> DataFrame:
     df = spark.createDataFrame(list(rows), SILVER_DDL)
     assert tuple(df.columns) == SILVER_COLUMNS
     return df
+
+
+def fresh_names(aws: Settings) -> Settings:
+    """A stream and serving tables no other test uses, and not the template's names, which the
+    platform's stack (`conftest.platform`) creates."""
+    suffix = uuid.uuid4().hex[:8]
+    return aws.named(
+        stream=f"orders-{suffix}", customers_table=f"customers-{suffix}", invoices_table=f"invoices-{suffix}"
+    )

@@ -5,7 +5,6 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +18,7 @@ from ecom_etl.lake.layout import Lake
 from ecom_etl.local import emulator
 from ecom_etl.stream import dynamo
 from ecom_etl.stream.runner import run_stream
+from tests.builders import fresh_names
 
 GOOD = {
     "InvoiceNo": "580001",
@@ -34,10 +34,7 @@ GOOD = {
 
 @pytest.fixture
 def names(aws):
-    suffix = uuid.uuid4().hex[:8]
-    settings = aws.named(
-        stream=f"orders-{suffix}", customers_table=f"customers-{suffix}", invoices_table=f"invoices-{suffix}"
-    )
+    settings = fresh_names(aws)
     emulator.create_resources(settings, shards=1)
     return settings
 

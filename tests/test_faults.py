@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import pytest
 
@@ -20,6 +19,7 @@ from ecom_etl.local import emulator
 from ecom_etl.stream import dynamo
 from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
+from tests.builders import fresh_names
 from tests.test_pipeline import assert_same_lake
 
 pytestmark = pytest.mark.slow
@@ -105,8 +105,7 @@ def test_a_batch_killed_between_gold_commits_heals_gold_on_the_next_run(spark, a
 
 @pytest.fixture
 def stream(aws):
-    suffix = uuid.uuid4().hex[:8]
-    settings = aws.named(stream=f"orders-{suffix}", customers_table=f"c-{suffix}", invoices_table=f"i-{suffix}")
+    settings = fresh_names(aws)
     emulator.create_resources(settings, shards=1)
     return settings
 

@@ -2,7 +2,6 @@
 by `ecom-etl produce` through the stream job, and POSTed to the API get the same fate."""
 
 import json
-import uuid
 from datetime import datetime
 
 import pytest
@@ -17,6 +16,7 @@ from ecom_etl.lake.storage import Storage
 from ecom_etl.local import emulator
 from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
+from tests.builders import fresh_names
 
 LINES = {
     "good": b"536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom",
@@ -73,11 +73,7 @@ def rows(spark, path: str, columns=None):
 
 def test_the_stream_cleans_every_line_as_the_batch_job_does(spark, aws, hostile_file, by_batch, tmp_path):
     """The same hostile lines through the stream job and the batch job end in the same silver and quarantine."""
-    stream = aws.named(
-        stream=f"orders-{uuid.uuid4().hex[:8]}",
-        customers_table=f"c-{uuid.uuid4().hex[:8]}",
-        invoices_table=f"i-{uuid.uuid4().hex[:8]}",
-    )
+    stream = fresh_names(aws)
     emulator.create_resources(stream, shards=1)
     assert produce(stream, kinesis_entries(Storage(stream), hostile_file)) == len(LINES)
     lake = Lake.at(str(tmp_path / "stream-wh"))

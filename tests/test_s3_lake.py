@@ -17,6 +17,7 @@ from ecom_etl.lake.storage import Storage
 from ecom_etl.local import emulator
 from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
+from tests.builders import fresh_names
 
 pytestmark = pytest.mark.slow  # every test here runs jobs against the emulator's S3
 
@@ -164,11 +165,7 @@ def test_the_batch_and_stream_jobs_write_one_s3_silver_at_once_and_lose_nothing(
     inputs, as read by another Delta reader (delta-rs)."""
     raw, lake_bucket = buckets
     lake = Lake(f"s3://{lake_bucket}/shared-{uuid.uuid4().hex[:6]}")
-    stream = aws.named(
-        stream=f"orders-{uuid.uuid4().hex[:8]}",
-        customers_table=f"c-{uuid.uuid4().hex[:8]}",
-        invoices_table=f"i-{uuid.uuid4().hex[:8]}",
-    )
+    stream = fresh_names(aws)
     emulator.create_resources(stream, shards=1)
     days = sorted(os.path.join(generated, n) for n in os.listdir(generated))[40:60]
     for round_ in range(2):

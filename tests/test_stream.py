@@ -24,6 +24,7 @@ from ecom_etl.settings import Settings
 from ecom_etl.stream import dynamo
 from ecom_etl.stream.producer import kinesis_entries, produce
 from ecom_etl.stream.runner import run_stream
+from tests.builders import fresh_names
 
 pytestmark = pytest.mark.slow  # every test here runs streams against the emulator
 
@@ -37,10 +38,7 @@ def quiet(_: str) -> None:
 @pytest.fixture
 def names(aws) -> Settings:
     """Fresh resources per test: the emulator slows down as one stream grows."""
-    suffix = uuid.uuid4().hex[:8]
-    settings = aws.named(
-        stream=f"orders-{suffix}", customers_table=f"customers-{suffix}", invoices_table=f"invoices-{suffix}"
-    )
+    settings = fresh_names(aws)
     emulator.create_resources(settings, shards=2)
     return settings
 
@@ -293,7 +291,7 @@ def test_the_emulator_keeps_every_acknowledged_record_of_concurrent_producers(aw
     """20 threads x 100 PutRecords calls of 10 records into one shard: every acknowledged record is
     read back once (moto numbers a shard's records from its largest number so far, so two
     concurrent calls once got the same number and one record was lost)."""
-    names = aws.named(stream=f"orders-{uuid.uuid4().hex[:8]}")
+    names = fresh_names(aws)  # the template's table names would collide with the platform's stack
     emulator.create_resources(names, shards=1)
     acknowledged: list[str] = []
     lock = threading.Lock()
