@@ -1,4 +1,5 @@
-"""Two batch runs on one lake at once, in one driver (two threads on one session)."""
+"""Runs side by side in one driver (two threads on one session): each in a session of its own, and
+two batch runs on one lake at once."""
 
 import threading
 
@@ -46,6 +47,20 @@ def seeded_lake(spark, root: str) -> Lake:
     delta.create_empty(spark, QUARANTINE_DDL, lake.quarantine)
     delta.create_empty(spark, ingestion.INGESTED_DDL, lake.ingested_files)
     return lake
+
+
+def test_a_runs_own_session_has_the_settings_its_caller_was_given_and_keeps_its_own(spark):
+    """On Glue the contract's settings are set on the running session (runtime.session.configure),
+    not in the Spark conf a new session starts from: a run's own session still has them, and what
+    a run sets there (a MERGE's commit metadata, shuffle partitions) reaches no other run."""
+    caller = spark.newSession()
+    caller.conf.set("spark.sql.session.timeZone", "Asia/Tokyo")  # as configure sets a setting at run time
+    own = delta.own_session(caller)
+    assert own.conf.get("spark.sql.session.timeZone") == "Asia/Tokyo"
+    own.conf.set("spark.sql.shuffle.partitions", "7")
+    own.conf.set(delta.USER_METADATA, "{}")
+    assert caller.conf.get("spark.sql.shuffle.partitions") != "7"
+    assert caller.conf.get(delta.USER_METADATA, None) is None
 
 
 def side_by_side(monkeypatch, module, name: str) -> threading.Barrier:
