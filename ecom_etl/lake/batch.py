@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
@@ -78,7 +79,7 @@ def run_batch(
     held to `gate` (its breaches are in the summary: what it wrote stays, the caller fails the run)
     and, with `metrics_job`, publishes its counts as that job's CloudWatch metrics. The run works in
     a session of its own (delta.own_session), so that runs in one driver at once set nothing on
-    each other's."""
+    each other's; other runs may write the same lake meanwhile (docs/data-contract.md)."""
     lake = Lake.at(warehouse)
     try:
         run = delta.own_session(spark)
@@ -146,8 +147,10 @@ def _run(
     if metrics_job:
         data = quality.metric_data(metrics_job, summary, summary.run_seconds, summary.gate_breaches, started)
         quality.publish(settings, data, progress)
-    # Every run leaves its summary in the lake (the dashboard's data-quality panel reads it).
-    storage.write_text(f"{lake.runs}/batch-{started:%Y%m%dT%H%M%S%fZ}.json", json.dumps(summary.to_dict(), indent=2))
+    # Every run leaves its summary in the lake (the dashboard's data-quality panel reads it), under
+    # a name of its own that sorts by start time: runs may start at once.
+    name = f"batch-{started:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}.json"
+    storage.write_text(f"{lake.runs}/{name}", json.dumps(summary.to_dict(), indent=2))
     return summary
 
 

@@ -234,15 +234,24 @@ def _commit_metrics(spark: SparkSession, path: str, write: str) -> dict[str, int
 
 
 def create_empty(spark: SparkSession, ddl: str, path: str) -> None:
-    """A table with no rows (a commit of its schema alone), unless one is there already."""
-    retried(lambda: spark.createDataFrame([], ddl).write.format("delta").mode("append").save(path))
+    """A table with no rows (a commit of its schema alone), unless one is there already: looked at
+    again when another writer created it first."""
+
+    def attempt() -> None:
+        if not exists(spark, path):
+            spark.createDataFrame([], ddl).write.format("delta").mode("append").save(path)
+
+    retried(attempt)
 
 
-def overwrite(rows: DataFrame, path: str, user_metadata: dict | None = None) -> int:
-    """Replace a (small, derived) table's content; returns the rows Delta says it wrote."""
+def overwrite(rows: DataFrame, path: str, user_metadata: dict, txn: tuple[str, int]) -> int | None:
+    """Replace a (small, derived) table's content, unless the table committed `txn` = (app id,
+    version) or a later version of that app already; returns the rows Delta says it wrote, None
+    when nothing was written. A conflict with another writer is tried again and sees its
+    transaction: a table is never replaced by an older build."""
+    write = uuid.uuid4().hex
+    meta = json.dumps({**user_metadata, WRITE: write}, sort_keys=True)
     writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", True)
-    if user_metadata is not None:
-        writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True))
-    retried(lambda: writer.save(path))
-    commit = last_commit(rows.sparkSession, path)
-    return commit.metrics.get("numOutputRows", 0) if commit else 0
+    retried(lambda: writer.options(userMetadata=meta, **_txn_options(txn)).save(path))
+    metrics = _commit_metrics(rows.sparkSession, path, write)
+    return None if metrics is None else metrics.get("numOutputRows", 0)
