@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
 from pyspark.sql import SparkSession
 
 from ecom_etl.errors import explain
-from ecom_etl.lake import catalog, ingestion, quality, sources
+from ecom_etl.lake import catalog, delta, ingestion, quality, sources
 from ecom_etl.lake.gold import refresh_gold
 from ecom_etl.lake.layout import Lake
-from ecom_etl.lake.load import LoadResult, load_files
+from ecom_etl.lake.load import SHUFFLE_PARTITIONS, LoadResult, load_files
 from ecom_etl.lake.storage import FileInfo, Storage
 from ecom_etl.progress import Progress, StageTimer, to_stderr
 from ecom_etl.settings import Settings
@@ -78,10 +77,13 @@ def run_batch(
     """Load an input (file, directory or glob; local or s3://) into the lake at `warehouse`.
     Only files not loaded before are read; rerunning the same input writes nothing. The run is
     held to `gate` (its breaches are in the summary: what it wrote stays, the caller fails the run)
-    and, with `metrics_job`, publishes its counts as that job's CloudWatch metrics."""
+    and, with `metrics_job`, publishes its counts as that job's CloudWatch metrics. The run works in
+    a session of its own (delta.own_session), so that runs in one driver at once set nothing on
+    each other's; other runs may write the same lake meanwhile (docs/data-contract.md)."""
     lake = Lake.at(warehouse)
     try:
-        return _run(spark, settings, input_path, lake, database, progress, full_refresh, register, gate, metrics_job)
+        run = delta.own_session(spark)
+        return _run(run, settings, input_path, lake, database, progress, full_refresh, register, gate, metrics_job)
     except Exception as exc:  # a bad file found while Spark reads it, a lake it cannot write
         known = explain(exc, reading=input_path, writing=lake.root)
         if known is None:
@@ -121,8 +123,8 @@ def _run(
     storage.check_writable(lake.root)
     with_lines = [f for f in inputs if f.has_lines]
     if with_lines:
-        with shuffle_sized_for(spark, [f.info for f in with_lines]):
-            loaded = load_files(spark, settings, lake, with_lines, started, stage)
+        partitions = shuffle_partitions(int(spark.conf.get(SHUFFLE_PARTITIONS)), [f.info for f in with_lines])
+        loaded = load_files(spark, settings, lake, with_lines, started, stage, partitions)
         for f in fields(LoadResult):
             setattr(summary, f.name, getattr(loaded, f.name))
     else:
@@ -145,24 +147,15 @@ def _run(
     if metrics_job:
         data = quality.metric_data(metrics_job, summary, summary.run_seconds, summary.gate_breaches, started)
         quality.publish(settings, data, progress)
-    # Every run leaves its summary in the lake (the dashboard's data-quality panel reads it).
-    storage.write_text(f"{lake.runs}/batch-{started:%Y%m%dT%H%M%S%fZ}.json", json.dumps(summary.to_dict(), indent=2))
+    # Every run leaves its summary in the lake (the dashboard's data-quality panel reads it), under
+    # a name of its own that sorts by start time: runs may start at once.
+    name = f"batch-{started:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}.json"
+    storage.write_text(f"{lake.runs}/{name}", json.dumps(summary.to_dict(), indent=2))
     return summary
 
 
-@contextmanager
-def shuffle_sized_for(spark: SparkSession, files: list[FileInfo]) -> Iterator[None]:
-    """Within the block, at least SHUFFLE_PER_SPLIT shuffle partitions per 128 MB of input text;
-    the session's setting stays the floor, and AQE coalesces what turns out small."""
-    key = "spark.sql.shuffle.partitions"
-    floor = int(spark.conf.get(key))
+def shuffle_partitions(floor: int, files: list[FileInfo]) -> int:
+    """At least SHUFFLE_PER_SPLIT shuffle partitions per 128 MB of input text, and at least `floor`
+    (the session's setting); AQE coalesces what turns out small."""
     text_bytes = sum(f.size * (GZIP_RATIO if f.uri.endswith(".gz") else 1) for f in files)
-    wanted = SHUFFLE_PER_SPLIT * math.ceil(text_bytes / SPLIT_BYTES)
-    if wanted <= floor:
-        yield
-        return
-    spark.conf.set(key, str(wanted))
-    try:
-        yield
-    finally:
-        spark.conf.set(key, str(floor))
+    return max(floor, SHUFFLE_PER_SPLIT * math.ceil(text_bytes / SPLIT_BYTES))

@@ -20,7 +20,9 @@ from pyspark.sql import DataFrame, SparkSession
 T = TypeVar("T")
 CONFLICT_ATTEMPTS = 6  # a commit that lost a race to another writer is run again
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+TXN_APP_ID, TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
 HISTORY_SEARCHED = 20  # commits back to look for our own among concurrent writers'.
+WRITE = "write"  # the key of a write's id in its commit's user metadata: finds the commit among others'
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Commit:
 @dataclass(frozen=True)
 class Inserted:
     """What an insert committed: the rows its source held and the rows it added. `source_rows` is
-    None when nothing was committed (nothing new, or a replay that idempotent_writes skipped)."""
+    None when nothing was committed (nothing new, or a replay of a transaction the table holds)."""
 
     source_rows: int | None
     inserted: int
@@ -85,20 +87,42 @@ def data_version(spark: SparkSession, path: str) -> int | None:
     return max(changed) if changed else min(r["version"] for r in history)
 
 
+def own_session(spark: SparkSession) -> SparkSession:
+    """A new session for one run alone, with the settings `spark` has now (those the runtime set
+    on it too: Glue's session gets the contract's from runtime.session.configure).
+
+    What only a session setting can carry (a MERGE's commit metadata and transaction id, the
+    shuffle partitions, an adaptive rule left out) is set on such a session, never on one that
+    another run in the same driver may use at the same time (the demo's batch run, stream job and
+    dashboard share one). A batch run does all its work in its own session: an observation is
+    reported only to the session whose query ran it."""
+    own = spark.newSession()
+    for key in (row[0] for row in spark.sql("SET").collect()):  # the keys: SET hides secret values
+        value = spark.conf.get(key)
+        if own.conf.get(key, None) != value:
+            own.conf.set(key, value)
+    return own
+
+
 @contextmanager
-def idempotent_writes(spark: SparkSession, txn: tuple[str, int] | None) -> Iterator[None]:
-    """Within the block, every Delta write of a table that already committed (app id, version) =
-    `txn` is skipped: the way a replayed micro-batch writes nothing twice."""
-    if txn is None:
-        yield
-        return
-    spark.conf.set("spark.databricks.delta.write.txnAppId", txn[0])
-    spark.conf.set("spark.databricks.delta.write.txnVersion", str(txn[1]))
+def _merge_settings(spark: SparkSession, meta: dict, txn: tuple[str, int] | None) -> Iterator[None]:
+    """A MERGE takes its commit's user metadata and transaction id from its session alone (Delta
+    3.3 and 4.2 have no MERGE options): set for the one MERGE, on the caller's own session."""
+    settings = {USER_METADATA: json.dumps(meta)}
+    if txn is not None:
+        settings |= {TXN_APP_ID: txn[0], TXN_VERSION: str(txn[1])}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     try:
         yield
     finally:
-        spark.conf.unset("spark.databricks.delta.write.txnAppId")
-        spark.conf.unset("spark.databricks.delta.write.txnVersion")
+        for key in settings:
+            spark.conf.unset(key)
+
+
+def _txn_options(txn: tuple[str, int] | None) -> dict[str, str]:
+    """A DataFrame write's transaction: skipped where the table committed (app id, version) = `txn`."""
+    return {} if txn is None else {"txnAppId": txn[0], "txnVersion": str(txn[1])}
 
 
 def _is_conflict(exc: Exception) -> bool:
@@ -146,16 +170,19 @@ def insert_new(
     keys: Sequence[str],
     partition_by: Sequence[str] = (),
     partitions: Sequence[dict] | None = None,
+    txn: tuple[str, int] | None = None,
 ) -> Inserted:
     """Append the rows whose `keys` are not in the table yet (creating it if needed): reruns add
     nothing. `rows` must be unique on `keys`; `partitions` (the values of `partition_by` the rows
-    hold) narrow the MERGE to those partitions. Returns what the commit says it did."""
-    return retried(lambda: _inserted(spark, path, *_write_new(spark, rows, path, keys, partition_by, partitions)))
+    hold) narrow the MERGE to those partitions; with `txn` = (app id, version) nothing is written
+    where the table committed that transaction already (a replayed micro-batch). The MERGE runs in
+    `spark`, a session of the caller's own (own_session). Returns what the commit says it did."""
+    return retried(lambda: _inserted(spark, path, *_write_new(spark, rows, path, keys, partition_by, partitions, txn)))
 
 
 def record_new(spark: SparkSession, rows: DataFrame, path: str, keys: Sequence[str]) -> None:
     """insert_new for a log nobody counts (the files a run loaded): no look at the commit after it."""
-    retried(lambda: _write_new(spark, rows, path, keys, (), None))
+    retried(lambda: _write_new(spark, rows, path, keys, (), None, None))
 
 
 def _write_new(
@@ -165,13 +192,15 @@ def _write_new(
     keys: Sequence[str],
     partition_by: Sequence[str],
     partitions: Sequence[dict] | None,
-) -> tuple[dict, str]:
-    """One attempt of insert_new: (the tag its commit carries, the commit metric of rows added)."""
-    tag = {"write": uuid.uuid4().hex}  # finds this commit among other writers' in the history
+    txn: tuple[str, int] | None,
+) -> tuple[str, str]:
+    """One attempt of insert_new: (the id its commit carries, the commit metric of rows added)."""
+    write = uuid.uuid4().hex
+    meta = {WRITE: write}
     if not exists(spark, path):
-        writer = rows.write.format("delta").mode("append").option("userMetadata", json.dumps(tag))
+        writer = rows.write.format("delta").mode("append").options(userMetadata=json.dumps(meta), **_txn_options(txn))
         writer.partitionBy(*partition_by).save(path)
-        return tag, "numOutputRows"
+        return write, "numOutputRows"
     match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in (*partition_by, *keys))
     if partition_by:
         wanted = (
@@ -181,36 +210,48 @@ def _write_new(
         )
         match = f"{partition_predicate(wanted)} AND {match}"
     merge = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), match).whenNotMatchedInsertAll()
-    spark.conf.set(USER_METADATA, json.dumps(tag))
-    try:
+    with _merge_settings(spark, meta, txn):
         merge.execute()
-    finally:
-        spark.conf.unset(USER_METADATA)
-    return tag, "numTargetRowsInserted"
+    return write, "numTargetRowsInserted"
 
 
-def _inserted(spark: SparkSession, path: str, tag: dict, metric: str) -> Inserted:
-    """The metrics of the commit carrying `tag`; none when the write committed nothing."""
-    for row in (
-        DeltaTable.forPath(spark, path).history(HISTORY_SEARCHED).select("operationMetrics", "userMetadata").collect()
-    ):
-        if row["userMetadata"] == json.dumps(tag):
-            metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
-            source = metrics.get("numSourceRows", metrics.get("numOutputRows", 0))
-            return Inserted(source, metrics.get(metric, 0))
-    return Inserted(None, 0)
+def _inserted(spark: SparkSession, path: str, write: str, metric: str) -> Inserted:
+    """What the commit of `write` says it did; none when the write committed nothing."""
+    metrics = _commit_metrics(spark, path, write)
+    if metrics is None:
+        return Inserted(None, 0)
+    return Inserted(metrics.get("numSourceRows", metrics.get("numOutputRows", 0)), metrics.get(metric, 0))
+
+
+def _commit_metrics(spark: SparkSession, path: str, write: str) -> dict[str, int] | None:
+    """The metrics of the commit of `write` (its id in the commit's user metadata), among the
+    latest: other writers may have committed since. None when there is none."""
+    history = DeltaTable.forPath(spark, path).history(HISTORY_SEARCHED).select("operationMetrics", "userMetadata")
+    for row in history.collect():
+        if parse_metadata(row["userMetadata"]).get(WRITE) == write:
+            return {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}
+    return None
 
 
 def create_empty(spark: SparkSession, ddl: str, path: str) -> None:
-    """A table with no rows (a commit of its schema alone), unless one is there already."""
-    retried(lambda: spark.createDataFrame([], ddl).write.format("delta").mode("append").save(path))
+    """A table with no rows (a commit of its schema alone), unless one is there already: looked at
+    again when another writer created it first."""
+
+    def attempt() -> None:
+        if not exists(spark, path):
+            spark.createDataFrame([], ddl).write.format("delta").mode("append").save(path)
+
+    retried(attempt)
 
 
-def overwrite(rows: DataFrame, path: str, user_metadata: dict | None = None) -> int:
-    """Replace a (small, derived) table's content; returns the rows Delta says it wrote."""
+def overwrite(rows: DataFrame, path: str, user_metadata: dict, txn: tuple[str, int]) -> int | None:
+    """Replace a (small, derived) table's content, unless the table committed `txn` = (app id,
+    version) or a later version of that app already; returns the rows Delta says it wrote, None
+    when nothing was written. A conflict with another writer is tried again and sees its
+    transaction: a table is never replaced by an older build."""
+    write = uuid.uuid4().hex
+    meta = json.dumps({**user_metadata, WRITE: write}, sort_keys=True)
     writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", True)
-    if user_metadata is not None:
-        writer = writer.option("userMetadata", json.dumps(user_metadata, sort_keys=True))
-    retried(lambda: writer.save(path))
-    commit = last_commit(rows.sparkSession, path)
-    return commit.metrics.get("numOutputRows", 0) if commit else 0
+    retried(lambda: writer.options(userMetadata=meta, **_txn_options(txn)).save(path))
+    metrics = _commit_metrics(rows.sparkSession, path, write)
+    return None if metrics is None else metrics.get("numOutputRows", 0)

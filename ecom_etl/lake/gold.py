@@ -5,6 +5,11 @@ the latest version that changed silver's data (maintenance commits do not count)
 A refresh rebuilds every table that is behind silver's current version or missing, from that one
 version of silver, so a run that died between two gold commits is healed by the next refresh,
 whoever runs it: the batch job, the stream job, or `ecom-etl gold`.
+
+Refreshes may run at once (two batch runs, a batch run and the stream job). Each gold commit is a
+Delta transaction of (silver's table id, the silver version), and Delta writes nothing where the
+table holds that version or a later one, within the commit: a refresh from an older silver version
+never replaces a newer build, so gold ends built from the newest silver any refresh saw.
 """
 
 from __future__ import annotations
@@ -47,7 +52,8 @@ def built_from(spark: SparkSession, path: str) -> tuple[int | None, int]:
 
 def refresh_gold(spark: SparkSession, lake: Lake, version: int | None = None) -> GoldState:
     """Bring every gold table up to silver's version (its latest that changed data, unless the caller
-    knows the version it just wrote); nothing to do when they are there.
+    knows the version it just wrote); nothing to do when they are there. A table another refresh
+    built from a later version meanwhile is left as it is (and not in `rebuilt`).
 
     The tables come from two small aggregates of that silver version, each computed once, and are
     written one after another: a table is a commit of its own, and side by side they only raced
@@ -66,14 +72,19 @@ def refresh_gold(spark: SparkSession, lake: Lake, version: int | None = None) ->
     if not behind:
         return state
     silver = spark.read.format("delta").option("versionAsOf", version).load(lake.silver)
+    txn = (f"gold of silver {DeltaTable.forPath(spark, lake.silver).detail().first()['id']}", version)
     totals, products = (a.persist(StorageLevel.MEMORY_AND_DISK) for a in gold_aggregates(silver))
     try:
         tables = gold_tables(totals, products)
         for name in behind:
-            state.rows[name] = delta.overwrite(tables[name].coalesce(1), lake.gold(name), {SILVER_VERSION: version})
+            rows = delta.overwrite(tables[name].coalesce(1), lake.gold(name), {SILVER_VERSION: version}, txn)
+            if rows is None:  # built from a later version by another refresh meanwhile
+                state.rows[name] = built_from(spark, lake.gold(name))[1]
+                continue
+            state.rows[name] = rows
+            state.rebuilt.append(name)
             if name in SPECTRUM_TABLES:  # Redshift Spectrum reads Delta through symlink manifests
                 DeltaTable.forPath(spark, lake.gold(name)).generate("symlink_format_manifest")
-        state.rebuilt = behind
     finally:
         totals.unpersist()
         products.unpersist()

@@ -128,15 +128,24 @@ def reason_counts() -> list[Column]:
     return [F.count(F.when(F.array_contains(REASONS_COLUMN, r), 1)).alias(r) for r in REASONS]
 
 
-def write_silver(spark: SparkSession, lines: DataFrame, lake: Lake, partitions: list[dict] | None) -> delta.Inserted:
+def write_silver(
+    spark: SparkSession,
+    lines: DataFrame,
+    lake: Lake,
+    partitions: list[dict] | None,
+    txn: tuple[str, int] | None = None,
+) -> delta.Inserted:
     """Insert the silver lines the table does not hold yet: a MERGE that reads only `partitions`
-    (those the lines fall in), or an append when there is no silver table yet (`partitions` None)."""
+    (those the lines fall in), or an append when there is no silver table yet (`partitions` None).
+    `spark` is the load's own session (delta.insert_new)."""
     rows = lines.select(*SILVER_COLUMNS)
-    return delta.insert_new(spark, rows, lake.silver, CLEAN_COLUMNS, SILVER_PARTITIONS, partitions)
+    return delta.insert_new(spark, rows, lake.silver, CLEAN_COLUMNS, SILVER_PARTITIONS, partitions, txn)
 
 
-def write_quarantine(spark: SparkSession, rows: DataFrame, lake: Lake) -> delta.Inserted:
-    return delta.insert_new(spark, rows, lake.quarantine, ["quarantine_id"])
+def write_quarantine(
+    spark: SparkSession, rows: DataFrame, lake: Lake, txn: tuple[str, int] | None = None
+) -> delta.Inserted:
+    return delta.insert_new(spark, rows, lake.quarantine, ["quarantine_id"], txn=txn)
 
 
 def ensure_quarantine(spark: SparkSession, lake: Lake) -> None:
@@ -167,8 +176,11 @@ def load_files(
     files: list[sources.InputFile],
     ingested_at: datetime,
     stage: StageTimer,
+    shuffle_partitions: int,
 ) -> LoadResult:
-    """Load CSV files and stream archives into silver and quarantine (see the module's docstring)."""
+    """Load CSV files and stream archives into silver and quarantine (see the module's docstring),
+    in a session of the load's own (load_session)."""
+    spark = load_session(spark, shuffle_partitions)
     result = LoadResult()
     reader = sources.Reader(spark, settings, stage.note)
     partitions = None
@@ -186,7 +198,7 @@ def load_files(
         inserted = write_silver(spark, distinct.transform(enrich), lake, partitions)
         return parsed.get, kept.get, inserted
 
-    with stage("parse, clean and write silver"), observations_kept(spark):
+    with stage("parse, clean and write silver"):
         parsed, kept, inserted = reader.run(files, silver_pass)
     _observed(result, parsed, kept, inserted)
     with stage("write quarantine"):
@@ -202,24 +214,20 @@ def load_files(
     return result
 
 
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+EXCLUDED_RULES = "spark.sql.adaptive.optimizer.excludedRules"
 EMPTY_RELATION_RULE = "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation"
 
 
-@contextmanager
-def observations_kept(spark: SparkSession) -> Iterator[None]:
-    """Within the block, adaptive execution does not cut a plan short where a stage turns out empty:
-    that drops the observations after it, and a run whose every line is quarantined (no clean line
-    to de-duplicate) would wait for its counts forever."""
-    key = "spark.sql.adaptive.optimizer.excludedRules"
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, ",".join(filter(None, (before, EMPTY_RELATION_RULE))))
-    try:
-        yield
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
+def load_session(spark: SparkSession, shuffle_partitions: int) -> SparkSession:
+    """A session for one batch load alone (delta.own_session), with `shuffle_partitions` and
+    without the adaptive rule that cuts a plan short where a stage turns out empty: that drops the
+    observations after it, and a run whose every line is quarantined (no clean line to
+    de-duplicate) would wait for its counts forever."""
+    own = delta.own_session(spark)
+    own.conf.set(SHUFFLE_PARTITIONS, str(shuffle_partitions))
+    own.conf.set(EXCLUDED_RULES, ",".join(filter(None, (own.conf.get(EXCLUDED_RULES, None), EMPTY_RELATION_RULE))))
+    return own
 
 
 def bucket_bytes(files: list[sources.InputFile]) -> int:
@@ -306,16 +314,19 @@ def load_records(
 ) -> LoadResult:
     """Load a micro-batch's records (RECORD_COLUMNS) into silver and quarantine (and the side sink).
 
-    `txn` = (application id, batch id) makes both inserts skip a batch committed before.
+    `txn` = (application id, batch id) makes both inserts skip a batch committed before. The inserts
+    run in a session of the micro-batch's own (delta.own_session: their commits' settings are set
+    there), the records' session stays as it is.
     """
     stage = stage or StageTimer()
     result = LoadResult()
+    writes = delta.own_session(spark)
     with _cached(records.transform(parse_lines), stage, "parse and clean") as lines:
         counts = lines.agg(*parsed_counts()).first().asDict()
         with _cached(lines.transform(clean_lines).transform(distinct_lines), stage, "deduplicate") as distinct:
             kept = distinct.agg(*distinct_counts()).first().asDict()
             silver_lines = distinct.transform(enrich)
-            with ThreadPoolExecutor(1) as pool, delta.idempotent_writes(spark, txn):
+            with ThreadPoolExecutor(1) as pool:
                 side = None
                 rejected = None
                 if side_sink is not None:
@@ -324,7 +335,7 @@ def load_records(
                     rejected = _rejected(lines, side_sink.rejects())
                 with stage("write silver"):
                     partitions = [r.asDict() for r in silver_lines.select(*SILVER_PARTITIONS).distinct().collect()]
-                    inserted = write_silver(spark, silver_lines, lake, partitions)
+                    inserted = write_silver(writes, silver_lines, lake, partitions, txn)
                 _observed(result, counts, kept, inserted)
                 bad = lines.where(F.col(REASON_BITS) != 0)
                 if rejected is not None:
@@ -334,9 +345,9 @@ def load_records(
                     with stage("write quarantine"):
                         rows = quarantined_lines(bad, F.lit(ingested_at).cast("timestamp"))
                         reasons = rows.agg(*reason_counts()).first().asDict()
-                        _quarantined(result, reasons, write_quarantine(spark, rows, lake))
+                        _quarantined(result, reasons, write_quarantine(writes, rows, lake, txn))
                 else:
-                    ensure_quarantine(spark, lake)
+                    ensure_quarantine(writes, lake)
                     stage.skip("write quarantine", "no line to quarantine")
                 if side is not None:
                     side.result()

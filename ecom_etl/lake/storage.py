@@ -10,6 +10,7 @@ import io
 import os
 import re
 import shutil
+import uuid
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
@@ -159,7 +160,7 @@ class Storage:
             raise EtlInputError(f"the warehouse {uri} is a file, not a directory")
         try:
             os.makedirs(path, exist_ok=True)
-            probe = os.path.join(path, f".ecom-etl-probe-{os.getpid()}")
+            probe = os.path.join(path, f".ecom-etl-probe-{uuid.uuid4().hex}")  # a run's own: runs may share a process
             with open(probe, "w"):
                 pass
             os.remove(probe)
