@@ -42,7 +42,10 @@ def register_tables(spark: SparkSession, settings: Settings, database: str, lake
     try:
         glue.get_database(Name=database)  # made by the template on AWS; by the first run on a laptop
     except glue.exceptions.EntityNotFoundException:
-        glue.create_database(DatabaseInput={"Name": database, "Description": "ecom_etl lake"})
+        try:
+            glue.create_database(DatabaseInput={"Name": database, "Description": "ecom_etl lake"})
+        except glue.exceptions.AlreadyExistsException:
+            pass  # another run on this lake made it first
     names = []
     for name, location in lake.tables().items():
         if not delta.exists(spark, location):

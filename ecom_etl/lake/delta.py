@@ -21,7 +21,7 @@ T = TypeVar("T")
 CONFLICT_ATTEMPTS = 6  # a commit that lost a race to another writer is run again
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 TXN_APP_ID, TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
-HISTORY_SEARCHED = 20  # commits back to look for our own among concurrent writers'.
+OWN_COMMIT_LOOKBACK = 20  # commits back to look for our own among concurrent writers'.
 WRITE = "write"  # the key of a write's id in its commit's user metadata: finds the commit among others'
 
 
@@ -226,7 +226,7 @@ def _inserted(spark: SparkSession, path: str, write: str, metric: str) -> Insert
 def _commit_metrics(spark: SparkSession, path: str, write: str) -> dict[str, int] | None:
     """The metrics of the commit of `write` (its id in the commit's user metadata), among the
     latest: other writers may have committed since. None when there is none."""
-    history = DeltaTable.forPath(spark, path).history(HISTORY_SEARCHED).select("operationMetrics", "userMetadata")
+    history = DeltaTable.forPath(spark, path).history(OWN_COMMIT_LOOKBACK).select("operationMetrics", "userMetadata")
     for row in history.collect():
         if parse_metadata(row["userMetadata"]).get(WRITE) == write:
             return {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if v.isdigit()}

@@ -27,7 +27,7 @@ from ecom_etl.lake.layout import Lake
 
 SILVER_VERSION = "silver_version"
 SPECTRUM_TABLES = ("revenue_monthly", "revenue_quarterly", "top_products_by_season")  # infra/redshift/load_gold.sql
-HISTORY_SEARCHED = 10  # maintenance commits (OPTIMIZE, VACUUM) may come after a gold build
+BUILD_LOOKBACK = 10  # commits back to the last gold build (OPTIMIZE and VACUUM may commit after it)
 
 
 @dataclass
@@ -43,7 +43,7 @@ def built_from(spark: SparkSession, path: str) -> tuple[int | None, int]:
     """(the silver version a gold table was last built from, the rows written then)."""
     if not delta.exists(spark, path):
         return None, 0
-    for row in DeltaTable.forPath(spark, path).history(HISTORY_SEARCHED).collect():
+    for row in DeltaTable.forPath(spark, path).history(BUILD_LOOKBACK).collect():
         meta = delta.parse_metadata(row["userMetadata"])
         if SILVER_VERSION in meta:
             return int(meta[SILVER_VERSION]), int((row["operationMetrics"] or {}).get("numOutputRows", 0))
