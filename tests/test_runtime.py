@@ -4,10 +4,23 @@ import os
 import sys
 
 import pytest
+from pyspark.sql import SparkSession
 
+from ecom_etl.core.schema import HEADER
 from ecom_etl.errors import EtlInputError
+from ecom_etl.lake.batch import run_batch
 from ecom_etl.runtime.session import _starting_environment, local_session
 from ecom_etl.settings import Settings
+
+
+def test_a_batch_run_leaves_its_callers_session_the_active_one(spark, tmp_path):
+    """A run works in a session of its own; the next local_session must not get that one."""
+    (tmp_path / "in").mkdir()
+    line = "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom"
+    (tmp_path / "in" / "day.csv").write_text(",".join(HEADER) + "\n" + line + "\n")
+    summary = run_batch(spark, Settings(), str(tmp_path / "in"), str(tmp_path / "wh"), progress=print, register=False)
+    assert summary.silver_rows == 1
+    assert SparkSession.getActiveSession() is spark
 
 
 def test_the_active_session_is_reused_for_its_own_settings_and_refused_for_others(spark, emulator_url):

@@ -82,8 +82,9 @@ def run_batch(
     each other's; other runs may write the same lake meanwhile (docs/data-contract.md)."""
     lake = Lake.at(warehouse)
     try:
-        run = delta.own_session(spark)
-        return _run(run, settings, input_path, lake, database, progress, full_refresh, register, gate, metrics_job)
+        with delta.active_kept(spark):
+            run = delta.own_session(spark)
+            return _run(run, settings, input_path, lake, database, progress, full_refresh, register, gate, metrics_job)
     except Exception as exc:  # a bad file found while Spark reads it, a lake it cannot write
         known = explain(exc, reading=input_path, writing=lake.root)
         if known is None:

@@ -105,6 +105,17 @@ def own_session(spark: SparkSession) -> SparkSession:
 
 
 @contextmanager
+def active_kept(spark: SparkSession) -> Iterator[None]:
+    """Within the block a run's own session may become the thread's active one (PySpark makes a
+    session active when it creates a DataFrame); afterwards `spark` is again, so that what comes
+    next (`local_session`, a notebook's next cell) does not pick up a finished run's session."""
+    try:
+        yield
+    finally:
+        spark.createDataFrame([], "x int")  # PySpark's only public way to make a session active
+
+
+@contextmanager
 def _merge_settings(spark: SparkSession, meta: dict, txn: tuple[str, int] | None) -> Iterator[None]:
     """A MERGE takes its commit's user metadata and transaction id from its session alone (Delta
     3.3 and 4.2 have no MERGE options): set for the one MERGE, on the caller's own session."""

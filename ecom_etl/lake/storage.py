@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
-from ecom_etl.errors import EtlInputError, EtlWriteError
+from ecom_etl.errors import EtlInputError
 from ecom_etl.settings import Settings
 
 
@@ -165,7 +165,7 @@ class Storage:
                 pass
             os.remove(probe)
         except OSError as exc:
-            raise EtlWriteError(f"the warehouse {uri} cannot be written: {exc.strerror}") from None
+            raise EtlInputError(f"the warehouse {uri} cannot be written: {exc.strerror}") from None  # a bad --warehouse
 
     def exists(self, uri: str) -> bool:
         if is_s3(uri):
